@@ -1,0 +1,1 @@
+//! Adapters: argv -> normalized Invocation (stub).

@@ -1,0 +1,138 @@
+//! Shared helpers for the end-to-end tests: an isolated cache directory with its own daemon,
+//! a way to run the real `zccache` binary against it, and readers for `zccache stats --json`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Path of the `zccache` binary cargo built for this test run.
+pub fn zccache_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_zccache"))
+}
+
+/// Fails loudly when a tool the suite needs is missing: tests never skip silently.
+pub fn require_tool(name: &str) -> PathBuf {
+    which(name).unwrap_or_else(|| {
+        panic!("required tool `{name}` is not on PATH; run .ci/run (it installs it) or install it")
+    })
+}
+
+/// Looks a program up on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// One isolated zccache world: a private cache dir (and daemon) plus a scratch work dir.
+/// Dropping it stops the daemon.
+pub struct TestCache {
+    pub root: tempfile::TempDir,
+    pub cache_dir: PathBuf,
+    pub work: PathBuf,
+}
+
+impl TestCache {
+    pub fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("zcc-")
+            .tempdir_in(test_tmp_root())
+            .expect("create test root");
+        let cache_dir = root.path().join("c");
+        let work = root.path().join("w");
+        std::fs::create_dir_all(&work).expect("create work dir");
+        TestCache {
+            root,
+            cache_dir,
+            work,
+        }
+    }
+
+    /// A `Command` for `zccache <args…>` bound to this cache, run in the work dir.
+    pub fn zccache(&self) -> Command {
+        let mut cmd = Command::new(zccache_bin());
+        self.apply_env(&mut cmd);
+        cmd.current_dir(&self.work);
+        cmd
+    }
+
+    /// Sets the environment that binds any command (make, cmake, cargo…) to this cache.
+    pub fn apply_env(&self, cmd: &mut Command) {
+        cmd.env("ZCCACHE_DIR", &self.cache_dir);
+        cmd.env_remove("ZCCACHE_DISABLE");
+        cmd.env_remove("ZCCACHE_LOG");
+        cmd.env_remove("ZCCACHE_MAXSIZE");
+    }
+
+    /// Runs `zccache <args…>` in `cwd` (the work dir when None) and returns its output.
+    pub fn run(&self, args: &[&str], cwd: Option<&Path>) -> Output {
+        let mut cmd = self.zccache();
+        cmd.args(args);
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
+        cmd.output().expect("spawn zccache")
+    }
+
+    /// `zccache stats --json` as a JSON value.
+    pub fn stats(&self) -> serde_json::Value {
+        let out = self.run(&["stats", "--json"], None);
+        assert!(
+            out.status.success(),
+            "zccache stats --json failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("stats --json is JSON")
+    }
+
+    /// One counter from `stats --json` (`hits`, `misses`, `uncacheable`, `errors`, …).
+    pub fn stat(&self, name: &str) -> u64 {
+        self.stats()[name].as_u64().unwrap_or(0)
+    }
+
+    /// Count of one uncacheable reason.
+    pub fn reason(&self, reason: &str) -> u64 {
+        self.stats()["reasons"][reason].as_u64().unwrap_or(0)
+    }
+
+    /// Resets the counters (`zccache stats --zero`).
+    pub fn zero(&self) {
+        let out = self.run(&["stats", "--zero"], None);
+        assert!(out.status.success(), "stats --zero failed");
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.work.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, text).expect("write fixture");
+        path
+    }
+}
+
+impl Drop for TestCache {
+    fn drop(&mut self) {
+        let _ = self.run(&["stop"], None);
+    }
+}
+
+/// Where test scratch dirs live: under target/ (short paths keep the socket path well under
+/// the 108-byte limit; avoids /tmp so tests also cover the non-/tmp layout).
+pub fn test_tmp_root() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&dir).expect("create CARGO_TARGET_TMPDIR");
+    dir
+}
+
+/// Asserts a command succeeded, printing its stderr otherwise.
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
