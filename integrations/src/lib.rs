@@ -1,1 +1,28 @@
-//! Adapters: argv -> normalized Invocation (stub).
+//! Per-compiler-family adapters: pure argv → [`Invocation`] parsing.
+//!
+//! An adapter looks at one compiler command line and either describes it as a cacheable
+//! [`Invocation`] (what goes into the key, what the compile reads and writes, how to learn its
+//! headers) or says why it cannot be cached ([`Uncacheable`]). Adapters do no I/O beyond what a
+//! parse needs (reading `@response` files).
+
+pub mod depfile;
+pub mod family;
+pub mod gcc;
+pub mod invocation;
+pub mod preprocessed;
+pub mod response_file;
+
+pub use family::{detect_family, Family};
+pub use invocation::{
+    DepfilePlan, IncludeDirs, Invocation, Language, OutputSlot, Uncacheable, DEPFILE_PLACEHOLDER,
+};
+
+use std::path::Path;
+
+/// Parses a compiler command line (`args` excludes the compiler itself) for `family`.
+pub fn parse(family: Family, args: &[String], cwd: &Path) -> Result<Invocation, Uncacheable> {
+    match family {
+        Family::Gcc | Family::Clang => gcc::parse(family, args, cwd),
+        Family::Unknown => Err(Uncacheable::UnknownCompiler),
+    }
+}

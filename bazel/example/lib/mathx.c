@@ -1,0 +1,3 @@
+#include "lib/mathx.h"
+
+int mathx_scale(int x) { return x * MATHX_FACTOR; }

@@ -1,0 +1,424 @@
+//! The gcc/clang adapter: one compile command line → [`Invocation`] or [`Uncacheable`].
+
+pub mod options;
+
+use crate::depfile::quote_target;
+use crate::family::Family;
+use crate::invocation::{
+    DepfilePlan, IncludeDirs, Invocation, Language, OutputSlot, Uncacheable, DEPFILE_PLACEHOLDER,
+};
+use crate::response_file;
+use options::{is_known_flag, lookup_valued, OptKind};
+use std::path::Path;
+
+/// Source language implied by a file name's extension, or None for a non-source operand.
+pub fn language_of(path: &str) -> Option<Language> {
+    let ext = Path::new(path).extension()?.to_str()?;
+    Some(match ext {
+        "c" => Language::C,
+        "cc" | "cp" | "cxx" | "cpp" | "CPP" | "c++" | "C" | "cppm" | "hpp" | "hh" | "hxx" => {
+            Language::Cxx
+        }
+        "m" => Language::ObjC,
+        "mm" | "M" => Language::ObjCxx,
+        "S" | "sx" => Language::Asm,
+        "s" | "i" | "ii" | "mi" | "mii" => Language::Preprocessed,
+        _ => return None,
+    })
+}
+
+fn language_from_x(value: &str) -> Option<Language> {
+    Some(match value {
+        "c" | "c-header" => Language::C,
+        "c++" | "c++-header" => Language::Cxx,
+        "objective-c" | "objective-c-header" => Language::ObjC,
+        "objective-c++" | "objective-c++-header" => Language::ObjCxx,
+        "assembler-with-cpp" => Language::Asm,
+        "assembler" | "cpp-output" | "c++-cpp-output" => Language::Preprocessed,
+        "none" => return None,
+        _ => return None,
+    })
+}
+
+/// Replaces the extension of `path` (the part after the last '.' of its file name).
+fn with_extension(path: &str, ext: &str) -> String {
+    let name_start = path.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match path[name_start..].rfind('.') {
+        Some(dot) if dot > 0 => format!("{}.{ext}", &path[..name_start + dot]),
+        _ => format!("{path}.{ext}"),
+    }
+}
+
+/// What the parse collected before building the [`Invocation`].
+#[derive(Default)]
+struct Scan {
+    compile: bool,
+    assemble_only: bool,
+    output: Option<String>,
+    sources: Vec<(String, Language)>,
+    key_args: Vec<String>,
+    /// Original args minus output/depfile options (for `-E` and for the miss run).
+    passthrough: Vec<String>,
+    dep_md: bool,
+    dep_mmd: bool,
+    dep_mf: Option<String>,
+    dep_targets: Vec<String>,
+    dep_phony: bool,
+    include: IncludeDirs,
+    extra_inputs: Vec<String>,
+    default_dirs_args: Vec<String>,
+    debug: bool,
+    prefix_maps: Vec<String>,
+    split_dwarf: bool,
+    stack_usage: bool,
+    records_switches: bool,
+}
+
+/// Parses a gcc/clang command line (without the compiler itself).
+pub fn parse(family: Family, raw_args: &[String], cwd: &Path) -> Result<Invocation, Uncacheable> {
+    let args = if raw_args.iter().any(|a| a.starts_with('@')) {
+        response_file::expand(raw_args, cwd).map_err(Uncacheable::BadResponseFile)?
+    } else {
+        raw_args.to_vec()
+    };
+    let mut s = Scan::default();
+    let mut explicit_lang: Option<Option<Language>> = None;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        if arg == "-" {
+            return Err(Uncacheable::Stdin);
+        }
+        if !arg.starts_with('-') || arg.len() == 1 {
+            let lang = match explicit_lang {
+                Some(Some(lang)) => Some(lang),
+                Some(None) | None => language_of(arg),
+            };
+            match lang {
+                Some(lang) => s.sources.push((arg.clone(), lang)),
+                None => return Err(Uncacheable::Linking),
+            }
+            s.key_args.push(arg.clone());
+            s.passthrough.push(arg.clone());
+            continue;
+        }
+        if let Some(reason) = special(arg, &mut s)? {
+            match reason {
+                Special::Consumed => continue,
+                Special::KeepFlag => {
+                    s.key_args.push(arg.clone());
+                    s.passthrough.push(arg.clone());
+                    continue;
+                }
+            }
+        }
+        if let Some((name, kind, joined)) = lookup_valued(arg) {
+            let value = match joined {
+                Some(v) => v.to_string(),
+                None => {
+                    let Some(v) = args.get(i) else {
+                        return Err(Uncacheable::UnsupportedOption(format!("{arg} without value")));
+                    };
+                    i += 1;
+                    v.clone()
+                }
+            };
+            let spelled: Vec<String> = match joined {
+                Some(_) => vec![arg.clone()],
+                None => vec![arg.clone(), value.clone()],
+            };
+            match kind {
+                OptKind::Output => {
+                    s.output = Some(value);
+                    continue;
+                }
+                OptKind::DepFile => {
+                    s.dep_mf = Some(value);
+                    continue;
+                }
+                OptKind::DepTarget => {
+                    s.dep_targets.push(value);
+                    continue;
+                }
+                OptKind::DepTargetQuoted => {
+                    s.dep_targets.push(quote_target(&value));
+                    continue;
+                }
+                OptKind::Language => {
+                    explicit_lang = Some(language_from_x(&value));
+                    if value != "none" && language_from_x(&value).is_none() {
+                        return Err(Uncacheable::UnsupportedOption(format!("-x {value}")));
+                    }
+                }
+                OptKind::IncludeAngle => s.include.angle.push(value),
+                OptKind::IncludeQuote => s.include.quote.push(value),
+                OptKind::IncludeSystem => s.include.system.push(value),
+                OptKind::IncludeAfter => s.include.after.push(value),
+                OptKind::InputFile => s.extra_inputs.push(value),
+                OptKind::DefaultDirs => s.default_dirs_args.extend(spelled.iter().cloned()),
+                OptKind::Keep => {}
+                OptKind::Unsupported => return Err(Uncacheable::UnsupportedOption(name.into())),
+            }
+            s.key_args.extend(spelled.iter().cloned());
+            s.passthrough.extend(spelled);
+            continue;
+        }
+        if is_known_flag(arg) {
+            if is_default_dirs_flag(arg) {
+                s.default_dirs_args.push(arg.clone());
+            }
+            s.key_args.push(arg.clone());
+            s.passthrough.push(arg.clone());
+            continue;
+        }
+        return Err(Uncacheable::UnknownOption(arg.clone()));
+    }
+    build(family, s)
+}
+
+enum Special {
+    /// Handled entirely (recorded in the scan, not kept verbatim).
+    Consumed,
+    /// A standalone flag kept in key and passthrough.
+    KeepFlag,
+}
+
+fn is_default_dirs_flag(arg: &str) -> bool {
+    arg.starts_with("-nostdinc")
+        || arg.starts_with("--sysroot=")
+        || arg.starts_with("--target=")
+        || arg.starts_with("-stdlib=")
+        || arg == "-m32"
+        || arg == "-m64"
+        || arg == "-mx32"
+        || arg == "-nobuiltininc"
+        || arg == "-nostdlibinc"
+}
+
+/// Options with meaning beyond "keep in key"; returns None when the generic table applies.
+fn special(arg: &str, s: &mut Scan) -> Result<Option<Special>, Uncacheable> {
+    let keep = Ok(Some(Special::KeepFlag));
+    let consumed = Ok(Some(Special::Consumed));
+    match arg {
+        "-c" => {
+            s.compile = true;
+            return consumed;
+        }
+        "-S" => {
+            s.assemble_only = true;
+            return consumed;
+        }
+        "-E" | "-M" | "-MM" => return Err(Uncacheable::PreprocessOnly),
+        "-MD" => {
+            s.dep_md = true;
+            return consumed;
+        }
+        "-MMD" => {
+            s.dep_mmd = true;
+            return consumed;
+        }
+        "-MP" => {
+            s.dep_phony = true;
+            return consumed;
+        }
+        "-MG" => return Err(Uncacheable::UnsupportedOption(arg.into())),
+        "-v" | "-###" | "--version" | "--help" | "-dumpversion" | "-dumpfullversion"
+        | "-dumpmachine" | "-dumpspecs" | "-V" => return Err(Uncacheable::Query),
+        "-fsyntax-only" | "-time" | "-fpch-preprocess" | "-frecord-command-line-no" => {
+            return Err(Uncacheable::UnsupportedOption(arg.into()))
+        }
+        "--coverage" | "-ftest-coverage" | "-fprofile-arcs" => return Err(Uncacheable::Coverage),
+        "-gsplit-dwarf" => {
+            s.split_dwarf = true;
+            s.debug = true;
+            return keep;
+        }
+        "-fstack-usage" => {
+            s.stack_usage = true;
+            return keep;
+        }
+        "-frecord-gcc-switches" | "-frecord-command-line" => {
+            s.records_switches = true;
+            return keep;
+        }
+        "-g0" | "-ggdb0" | "-gline-tables-only0" => {
+            s.debug = false;
+            return keep;
+        }
+        _ => {}
+    }
+    if arg.starts_with("-print-") || arg.starts_with("--print-") {
+        return Err(Uncacheable::Query);
+    }
+    if arg.starts_with("-save-temps")
+        || arg.starts_with("-fdump-")
+        || arg.starts_with("-ftime-trace")
+        || arg.starts_with("-fcallgraph-info")
+        || arg.starts_with("-fmodules")
+        || arg == "-fcxx-modules"
+        || arg.starts_with("-fmodule-file")
+        || arg.starts_with("-fcrash-diagnostics")
+        || arg.starts_with("-fsave-optimization-record")
+        || arg.starts_with("-foptimization-record-file")
+    {
+        return Err(Uncacheable::UnsupportedOption(arg.into()));
+    }
+    if arg.starts_with("-fprofile-use")
+        || arg.starts_with("-fprofile-instr-use")
+        || arg.starts_with("-fauto-profile")
+        || arg.starts_with("-fprofile-sample-use")
+    {
+        return Err(Uncacheable::ProfileUse);
+    }
+    if arg.starts_with("-fprofile-generate")
+        || arg.starts_with("-fprofile-instr-generate")
+        || arg.starts_with("-fcs-profile-generate")
+    {
+        return Err(Uncacheable::Coverage);
+    }
+    if let Some(rest) = arg.strip_prefix("-Wp,") {
+        if rest.split(',').any(|p| p.starts_with("-M")) {
+            return Err(Uncacheable::UnsupportedOption("-Wp,-M…".into()));
+        }
+        return keep;
+    }
+    for prefix in [
+        "-fplugin=",
+        "-fsanitize-blacklist=",
+        "-fsanitize-ignorelist=",
+        "-fprofile-list=",
+        "-fxray-attr-list=",
+        "-fxray-always-instrument=",
+        "-fxray-never-instrument=",
+    ] {
+        if let Some(file) = arg.strip_prefix(prefix) {
+            s.extra_inputs.push(file.to_string());
+            return keep;
+        }
+    }
+    for prefix in ["-fdebug-prefix-map=", "-ffile-prefix-map="] {
+        if let Some(map) = arg.strip_prefix(prefix) {
+            let old = map.split('=').next().unwrap_or_default();
+            s.prefix_maps.push(old.to_string());
+            return keep;
+        }
+    }
+    if arg.starts_with("-fdebug-compilation-dir") {
+        s.prefix_maps.push("-".to_string());
+        return keep;
+    }
+    if arg.starts_with("-g") && !arg.starts_with("-gno-") && !arg.starts_with("-gz") {
+        // -g, -g1..3, -ggdb, -gdwarf-5, -gline-tables-only…: debug info embeds the cwd.
+        let level_zero = arg.ends_with('0') && !arg.starts_with("-gdwarf");
+        s.debug = !level_zero;
+        return keep;
+    }
+    Ok(None)
+}
+
+fn build(family: Family, s: Scan) -> Result<Invocation, Uncacheable> {
+    if !s.compile && !s.assemble_only {
+        return Err(Uncacheable::Linking);
+    }
+    let (source, language) = match s.sources.as_slice() {
+        [] => return Err(Uncacheable::NoSource),
+        [one] => one.clone(),
+        _ => return Err(Uncacheable::MultipleSources),
+    };
+    let file_name = Path::new(&source)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("a");
+    let output = match &s.output {
+        Some(o) => o.clone(),
+        None => with_extension(file_name, if s.compile { "o" } else { "s" }),
+    };
+    let mut key_args = s.key_args.clone();
+    key_args.push(if s.compile { "-c" } else { "-S" }.to_string());
+    if s.records_switches || s.split_dwarf {
+        // The output name is embedded in the object: it must be in the key.
+        key_args.push(format!("-o{output}"));
+    }
+
+    let mut outputs = vec![OutputSlot {
+        role: "obj".into(),
+        path: output.clone(),
+        optional: false,
+    }];
+    if s.split_dwarf && s.compile {
+        outputs.push(OutputSlot {
+            role: "dwo".into(),
+            path: with_extension(&output, "dwo"),
+            optional: true,
+        });
+    }
+    if s.stack_usage {
+        outputs.push(OutputSlot {
+            role: "su".into(),
+            path: with_extension(&output, "su"),
+            optional: true,
+        });
+    }
+
+    let depfile = if s.dep_md || s.dep_mmd {
+        let path = s
+            .dep_mf
+            .clone()
+            .unwrap_or_else(|| with_extension(&output, "d"));
+        let targets = if s.dep_targets.is_empty() {
+            vec![quote_target(&output)]
+        } else {
+            s.dep_targets.clone()
+        };
+        DepfilePlan::User {
+            path,
+            targets,
+            phony: s.dep_phony,
+            user_headers_only: s.dep_mmd && !s.dep_md,
+        }
+    } else {
+        DepfilePlan::Inject
+    };
+
+    let mut preprocess_args = s.passthrough.clone();
+    preprocess_args.push("-E".into());
+
+    let mut miss_args = s.passthrough.clone();
+    miss_args.push(if s.compile { "-c" } else { "-S" }.into());
+    miss_args.push("-o".into());
+    miss_args.push(output.clone());
+    miss_args.extend(
+        ["-MD", "-MF", DEPFILE_PLACEHOLDER]
+            .iter()
+            .map(|a| a.to_string()),
+    );
+
+    let source_dir = Path::new(&source)
+        .parent()
+        .and_then(|p| p.to_str())
+        .filter(|p| !p.is_empty())
+        .unwrap_or(".")
+        .to_string();
+    let mut include = s.include;
+    include.quote.insert(0, source_dir);
+
+    Ok(Invocation {
+        family,
+        key_args,
+        source,
+        extra_inputs: s.extra_inputs,
+        outputs,
+        depfile,
+        debug_info: s.debug,
+        prefix_map_sources: s.prefix_maps,
+        preprocess_args,
+        miss_args,
+        include_dirs: include,
+        language,
+        default_dirs_args: s.default_dirs_args,
+    })
+}
+
+#[cfg(test)]
+mod tests;

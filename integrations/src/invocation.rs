@@ -1,0 +1,185 @@
+//! The normalized description of one cacheable compile, and the reasons a compile is not.
+
+use crate::family::Family;
+use serde::{Deserialize, Serialize};
+
+/// One file the compile writes, named by a stable role so a cached result can be restored to
+/// this invocation's own paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputSlot {
+    /// Stable role (`obj`, `dwo`, `su`, …) shared between the storing and the restoring compile.
+    pub role: String,
+    /// Path as this invocation names it (relative to its cwd or absolute).
+    pub path: String,
+    /// Whether the compile may legitimately not produce it.
+    pub optional: bool,
+}
+
+/// How zccache learns which headers a compile read, and what depfile the build expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DepfilePlan {
+    /// The build asked for a depfile (`-MD`/`-MMD`): zccache must produce it on a hit.
+    User {
+        /// Where the build wants it.
+        path: String,
+        /// Targets exactly as the compiler would write them (already make-escaped).
+        targets: Vec<String>,
+        /// `-MP`: add a phony rule per header.
+        phony: bool,
+        /// `-MMD`: system headers are left out of the build's depfile.
+        user_headers_only: bool,
+    },
+    /// The build asked for none: zccache injects `-MD -MF <tmp>` on a miss.
+    Inject,
+}
+
+/// A cacheable compile, as far as the argv tells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invocation {
+    pub family: Family,
+    /// Every argument that can affect the outputs, in order, with output locations removed.
+    pub key_args: Vec<String>,
+    /// The source file as written on the command line.
+    pub source: String,
+    /// Other files the compile reads whose contents must be in the key up front.
+    pub extra_inputs: Vec<String>,
+    /// Files the compile writes.
+    pub outputs: Vec<OutputSlot>,
+    /// How headers are learned / which depfile the build wants.
+    pub depfile: DepfilePlan,
+    /// Whether the outputs carry debug info (which embeds the working directory).
+    pub debug_info: bool,
+    /// Old prefixes of `-fdebug-prefix-map=OLD=NEW` / `-ffile-prefix-map=OLD=NEW`, and `-` for
+    /// `-fdebug-compilation-dir` (which hides the cwd whatever it is).
+    pub prefix_map_sources: Vec<String>,
+    /// Arguments that run only the preprocessor, writing to stdout (`-E`).
+    pub preprocess_args: Vec<String>,
+    /// Arguments to run on a miss (the original argv with dependency options rewritten so the
+    /// compiler writes a full depfile to `DEPFILE_PLACEHOLDER`).
+    pub miss_args: Vec<String>,
+    /// Include search directories from the argv, used to detect a header created earlier on
+    /// the search path than the one a cached compile read.
+    pub include_dirs: IncludeDirs,
+    /// Source language (for the compiler's default include directories).
+    pub language: Language,
+    /// The arguments that change the compiler's default include directories (`-nostdinc`,
+    /// `--sysroot`, `-target`, `-m32`, `-stdlib=`…), to ask it for them.
+    pub default_dirs_args: Vec<String>,
+}
+
+/// Include directories given on the command line, per search class, each in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncludeDirs {
+    /// Searched first for `#include "…"` only: the source's directory, then `-iquote`.
+    pub quote: Vec<String>,
+    /// `-I` directories.
+    pub angle: Vec<String>,
+    /// `-isystem` directories.
+    pub system: Vec<String>,
+    /// `-idirafter` directories (searched after the compiler's defaults).
+    pub after: Vec<String>,
+}
+
+impl Invocation {
+    /// Whether the outputs embed `cwd`, so a result is only valid for the same directory.
+    pub fn embeds_cwd(&self, cwd: &str) -> bool {
+        self.debug_info
+            && !self
+                .prefix_map_sources
+                .iter()
+                .any(|old| old == "-" || (!old.is_empty() && cwd.starts_with(old.as_str())))
+    }
+}
+
+/// Source language, for asking the compiler its default include directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Language {
+    C,
+    Cxx,
+    ObjC,
+    ObjCxx,
+    Asm,
+    /// Already preprocessed (`.i`, `.ii`): no headers.
+    Preprocessed,
+}
+
+impl Language {
+    /// The `-x` spelling.
+    pub fn x_name(self) -> &'static str {
+        match self {
+            Language::C => "c",
+            Language::Cxx => "c++",
+            Language::ObjC => "objective-c",
+            Language::ObjCxx => "objective-c++",
+            Language::Asm => "assembler-with-cpp",
+            Language::Preprocessed => "cpp-output",
+        }
+    }
+}
+
+/// Placeholder in [`Invocation::miss_args`] replaced by the temp depfile path on a miss.
+pub const DEPFILE_PLACEHOLDER: &str = "\u{0}ZCCACHE_DEPFILE\u{0}";
+
+/// Why a command line is run uncached. The `name` is what stats count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum Uncacheable {
+    #[error("not a compile (linking or no -c)")]
+    Linking,
+    #[error("preprocessing only (-E, -M, -MM)")]
+    PreprocessOnly,
+    #[error("more than one source file")]
+    MultipleSources,
+    #[error("no source file")]
+    NoSource,
+    #[error("source read from stdin")]
+    Stdin,
+    #[error("profile-guided optimisation input is not hashed")]
+    ProfileUse,
+    #[error("coverage or profile-generation output")]
+    Coverage,
+    #[error("__DATE__/__TIME__/__TIMESTAMP__ used without SOURCE_DATE_EPOCH")]
+    TimeMacros,
+    #[error("unsupported option {0}")]
+    UnsupportedOption(String),
+    #[error("unknown option {0}")]
+    UnknownOption(String),
+    #[error("response file could not be read: {0}")]
+    BadResponseFile(String),
+    #[error("non-UTF-8 argument or path")]
+    NonUtf8,
+    #[error("compiler not recognised")]
+    UnknownCompiler,
+    #[error("information query (--version, -v, --help, -print-*)")]
+    Query,
+    #[error("dependency environment variables set (DEPENDENCIES_OUTPUT/SUNPRO_DEPENDENCIES)")]
+    DependencyEnv,
+    #[error("compiler exited non-zero")]
+    CompileFailed,
+    #[error("output file missing after compile")]
+    MissingOutput,
+}
+
+impl Uncacheable {
+    /// Short stable name for stats.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Uncacheable::Linking => "linking",
+            Uncacheable::PreprocessOnly => "preprocess_only",
+            Uncacheable::MultipleSources => "multiple_sources",
+            Uncacheable::NoSource => "no_source",
+            Uncacheable::Stdin => "stdin",
+            Uncacheable::ProfileUse => "profile_use",
+            Uncacheable::Coverage => "coverage",
+            Uncacheable::TimeMacros => "time_macros",
+            Uncacheable::UnsupportedOption(_) => "unsupported_option",
+            Uncacheable::UnknownOption(_) => "unknown_option",
+            Uncacheable::BadResponseFile(_) => "bad_response_file",
+            Uncacheable::NonUtf8 => "non_utf8",
+            Uncacheable::UnknownCompiler => "unknown_compiler",
+            Uncacheable::Query => "query",
+            Uncacheable::DependencyEnv => "dependency_env",
+            Uncacheable::CompileFailed => "compile_failed",
+            Uncacheable::MissingOutput => "missing_output",
+        }
+    }
+}
