@@ -1,1 +1,4 @@
-fn main() { eprintln!("cargo-zccache: not implemented yet"); std::process::exit(2); }
+fn main() {
+    eprintln!("cargo-zccache: not implemented yet");
+    std::process::exit(2);
+}

@@ -214,15 +214,24 @@ mod tests {
     #[test]
     fn gcc_round_trip_is_byte_identical() {
         let parsed = parse(GCC_SAMPLE);
-        assert_eq!(parsed.targets, vec!["some/very/long/target/name/that/is/quite/long.o"]);
+        assert_eq!(
+            parsed.targets,
+            vec!["some/very/long/target/name/that/is/quite/long.o"]
+        );
         assert_eq!(parsed.deps.len(), 9);
-        assert_eq!(render(Family::Gcc, &parsed.targets, &parsed.deps, true), GCC_SAMPLE);
+        assert_eq!(
+            render(Family::Gcc, &parsed.targets, &parsed.deps, true),
+            GCC_SAMPLE
+        );
     }
 
     #[test]
     fn clang_round_trip_is_byte_identical() {
         let parsed = parse(CLANG_SAMPLE);
-        assert_eq!(render(Family::Clang, &parsed.targets, &parsed.deps, false), CLANG_SAMPLE);
+        assert_eq!(
+            render(Family::Clang, &parsed.targets, &parsed.deps, false),
+            CLANG_SAMPLE
+        );
     }
 
     #[test]

@@ -118,7 +118,9 @@ pub fn parse(family: Family, raw_args: &[String], cwd: &Path) -> Result<Invocati
                 Some(v) => v.to_string(),
                 None => {
                     let Some(v) = args.get(i) else {
-                        return Err(Uncacheable::UnsupportedOption(format!("{arg} without value")));
+                        return Err(Uncacheable::UnsupportedOption(format!(
+                            "{arg} without value"
+                        )));
                     };
                     i += 1;
                     v.clone()

@@ -21,7 +21,10 @@ fn reason(line: &str) -> &'static str {
 #[test]
 fn cmake_ninja_compile_line() {
     let inv = ok("-DGTEST_HAS_PTHREAD=1 -I/usr/src/googletest/googletest/include -I/usr/src/googletest/googletest -O3 -DNDEBUG -std=c++14 -Wall -Wshadow -Wconversion -MD -MT googletest/CMakeFiles/gtest.dir/src/gtest-all.cc.o -MF googletest/CMakeFiles/gtest.dir/src/gtest-all.cc.o.d -o googletest/CMakeFiles/gtest.dir/src/gtest-all.cc.o -c /usr/src/googletest/googletest/src/gtest-all.cc");
-    assert_eq!(inv.source, "/usr/src/googletest/googletest/src/gtest-all.cc");
+    assert_eq!(
+        inv.source,
+        "/usr/src/googletest/googletest/src/gtest-all.cc"
+    );
     assert_eq!(inv.language, Language::Cxx);
     assert_eq!(
         inv.outputs[0].path,
@@ -142,12 +145,7 @@ fn response_files_are_expanded() {
     let dir = std::env::temp_dir().join(format!("zcc-rsp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("args.rsp"), "-DFROM_RSP=1 -Iinc\n-c main.c").unwrap();
-    let inv = parse(
-        Family::Gcc,
-        &args("-O2 @args.rsp -o main.o"),
-        &dir,
-    )
-    .unwrap();
+    let inv = parse(Family::Gcc, &args("-O2 @args.rsp -o main.o"), &dir).unwrap();
     assert!(inv.key_args.iter().any(|a| a == "-DFROM_RSP=1"));
     assert_eq!(inv.source, "main.c");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -161,7 +159,10 @@ fn clang_style_flags() {
         Path::new("/"),
     )
     .unwrap();
-    assert!(inv.default_dirs_args.iter().any(|a| a == "--target=x86_64-linux-gnu"));
+    assert!(inv
+        .default_dirs_args
+        .iter()
+        .any(|a| a == "--target=x86_64-linux-gnu"));
     assert_eq!(inv.language, Language::Cxx);
 }
 

@@ -1,0 +1,97 @@
+//! Reaching the daemon: connect to its socket, starting it first (exactly once, under a
+//! spawn lock) when nobody answers.
+
+use crate::config::Layout;
+use crate::ipc::{read_frame, write_frame, Request, Response};
+use interprocess::local_socket::{prelude::*, GenericFilePath, Stream};
+use std::fs::File;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a client waits for a daemon it started.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors reaching the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot connect to {0}: {1}")]
+    Connect(String, std::io::Error),
+    #[error("cannot start the daemon: {0}")]
+    Spawn(std::io::Error),
+    #[error("daemon did not come up within {0:?}")]
+    Timeout(Duration),
+    #[error("cache dir: {0}")]
+    Dir(std::io::Error),
+}
+
+/// Connects to the daemon of `layout` without starting one.
+pub fn connect_existing(layout: &Layout) -> Result<Stream, ConnectError> {
+    let socket = layout.socket();
+    let name = socket
+        .as_path()
+        .to_fs_name::<GenericFilePath>()
+        .map_err(|e| ConnectError::Connect(socket.display().to_string(), e))?;
+    Stream::connect(name).map_err(|e| ConnectError::Connect(socket.display().to_string(), e))
+}
+
+/// Asks a running daemon for its pid.
+pub fn ping(layout: &Layout) -> Result<u32, ConnectError> {
+    let mut conn = connect_existing(layout)?;
+    let io = |e: crate::ipc::FrameError| {
+        ConnectError::Connect(
+            layout.socket().display().to_string(),
+            std::io::Error::other(e.to_string()),
+        )
+    };
+    write_frame(&mut conn, &Request::Ping).map_err(io)?;
+    match read_frame::<Response>(&mut conn).map_err(io)? {
+        Response::Pong { pid, .. } => Ok(pid),
+        other => Err(io(crate::ipc::FrameError::Io(std::io::Error::other(
+            format!("unexpected answer {other:?}"),
+        )))),
+    }
+}
+
+/// Connects, starting the daemon if needed. Concurrent callers start exactly one daemon:
+/// they serialize on a spawn lock and re-try the socket before spawning.
+pub fn connect_or_start(layout: &Layout, exe: &Path) -> Result<Stream, ConnectError> {
+    if let Ok(conn) = connect_existing(layout) {
+        return Ok(conn);
+    }
+    crate::daemon::ensure_private_dir(layout).map_err(ConnectError::Dir)?;
+    let lock = File::create(layout.spawn_lock()).map_err(ConnectError::Dir)?;
+    lock.lock().map_err(ConnectError::Dir)?;
+    if let Ok(conn) = connect_existing(layout) {
+        return Ok(conn);
+    }
+    spawn_daemon(layout, exe)?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut delay = Duration::from_millis(1);
+    loop {
+        match connect_existing(layout) {
+            Ok(conn) => return Ok(conn),
+            Err(_) if Instant::now() < deadline => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(50));
+            }
+            Err(_) => return Err(ConnectError::Timeout(START_TIMEOUT)),
+        }
+    }
+}
+
+/// Starts `zccache daemon` detached from the build (own process group, no stdio).
+pub fn spawn_daemon(layout: &Layout, exe: &Path) -> Result<(), ConnectError> {
+    use std::os::unix::process::CommandExt;
+    Command::new(exe)
+        .arg("daemon")
+        .env("ZCCACHE_DIR", &layout.root)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(ConnectError::Spawn)?;
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! The wrapper: what build systems spawn per compile. No async runtime, little parsing; it
+//! asks the daemon, restores a hit, or runs the compiler. Whatever fails, the build gets the
+//! real compiler's behaviour.
+
+pub mod connect;
+pub mod resolve;
+pub mod run;
+
+use crate::config::{Layout, Settings};
+use crate::ipc::{
+    read_frame, write_frame, CompilePlan, CompileRequest, FrameError, HitPlan, Request, Response,
+    StoreRequest, PROTOCOL_VERSION,
+};
+use interprocess::local_socket::Stream;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Runs one wrapped compile. `command` is the compiler (name or path) and its arguments.
+/// Returns the exit code for the process.
+pub fn run_wrapper(command: Vec<OsString>) -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let command: Vec<OsString> = match command
+        .iter()
+        .map(|a| a.to_str().map(String::from))
+        .collect::<Option<Vec<String>>>()
+    {
+        Some(strings) => resolve::unwrap_stacked(strings)
+            .into_iter()
+            .map(OsString::from)
+            .collect(),
+        None => command,
+    };
+    let Some(first) = command.first().and_then(|c| c.to_str()) else {
+        eprintln!("zccache: no compiler given (usage: zccache <compiler> <args…>)");
+        return 2;
+    };
+    let Some(compiler) = resolve::resolve_compiler(first, &cwd) else {
+        eprintln!("zccache: compiler `{first}` not found on PATH");
+        return 127;
+    };
+    let args: Vec<OsString> = command[1..].to_vec();
+
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("zccache: {e}; running the compiler uncached");
+            return run::exec_compiler(&compiler, &args);
+        }
+    };
+    if settings.disable.value {
+        return run::exec_compiler(&compiler, &args);
+    }
+    crate::logging::init_file(&settings, &Layout::new(&settings.dir.value), "client");
+
+    let Some(str_args) = args
+        .iter()
+        .map(|a| a.to_str().map(String::from))
+        .collect::<Option<Vec<String>>>()
+    else {
+        return run::exec_compiler(&compiler, &args);
+    };
+    let (Some(cwd_str), Some(compiler_str)) = (cwd.to_str(), compiler.to_str()) else {
+        return run::exec_compiler(&compiler, &args);
+    };
+
+    let layout = Layout::new(&settings.dir.value);
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("zccache"));
+    let mut conn = match connect::connect_or_start(&layout, &exe) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("daemon unavailable ({e}); running the compiler uncached");
+            return run::exec_compiler(&compiler, &args);
+        }
+    };
+    let request = Request::Compile(CompileRequest {
+        protocol: PROTOCOL_VERSION,
+        cwd: cwd_str.to_string(),
+        compiler: compiler_str.to_string(),
+        args: str_args,
+        env: std::env::vars().collect(),
+    });
+    match converse(&mut conn, &request, &compiler) {
+        Ok(Outcome::Done(code)) => code,
+        Ok(Outcome::RunUncached) => run::exec_compiler(&compiler, &args),
+        Err(e) => {
+            tracing::warn!("daemon conversation failed ({e}); running the compiler uncached");
+            report_fallback(&layout, "conversation_failed");
+            run::exec_compiler(&compiler, &args)
+        }
+    }
+}
+
+/// Counts a fallback the daemon could not see (best effort).
+fn report_fallback(layout: &Layout, reason: &str) {
+    if let Ok(mut conn) = connect::connect_existing(layout) {
+        let _ = write_frame(
+            &mut conn,
+            &Request::ReportFallback {
+                reason: reason.to_string(),
+            },
+        );
+        let _ = read_frame::<Response>(&mut conn);
+    }
+}
+
+enum Outcome {
+    /// The compile is finished with this exit code.
+    Done(i32),
+    /// Run the real compiler with the original args.
+    RunUncached,
+}
+
+/// Errors during a conversation; all lead to running the compiler uncached, except after the
+/// compiler already ran (then the result is handled in place).
+#[derive(Debug, thiserror::Error)]
+enum ConverseError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("daemon error: {0}")]
+    Daemon(String),
+    #[error("unexpected answer from daemon")]
+    Unexpected,
+}
+
+fn converse(
+    conn: &mut Stream,
+    request: &Request,
+    compiler: &Path,
+) -> Result<Outcome, ConverseError> {
+    write_frame(conn, request)?;
+    loop {
+        let response: Response = read_frame(conn)?;
+        match response {
+            Response::Hit(plan) => match restore(&plan) {
+                Ok(()) => {
+                    run::replay(&plan.stdout, &plan.stderr);
+                    return Ok(Outcome::Done(plan.exit_code));
+                }
+                Err(reason) => {
+                    tracing::warn!("cached result unusable: {reason}");
+                    write_frame(conn, &Request::HitFailed { reason })?;
+                }
+            },
+            Response::Uncacheable { reason } => {
+                tracing::debug!("uncacheable: {reason}");
+                return Ok(Outcome::RunUncached);
+            }
+            Response::RunPreprocessor { args } => {
+                let answer = preprocess(compiler, &args);
+                write_frame(conn, &answer)?;
+            }
+            Response::Compile(plan) => return compile_and_store(conn, compiler, &plan),
+            Response::Error { message } => return Err(ConverseError::Daemon(message)),
+            _ => return Err(ConverseError::Unexpected),
+        }
+    }
+}
+
+/// Restores every cached file of a hit.
+fn restore(plan: &HitPlan) -> Result<(), String> {
+    for m in &plan.files {
+        run::materialize(m)?;
+    }
+    for (path, bytes) in &plan.inline_files {
+        run::write_file(Path::new(path), bytes, 0)?;
+    }
+    Ok(())
+}
+
+/// Runs `-E` and summarizes its output for the preprocessor tier.
+fn preprocess(compiler: &Path, args: &[String]) -> Request {
+    match run::run_captured(compiler, args, &[]) {
+        Ok(c) if c.exit_code == 0 => Request::Preprocessed {
+            output_hash: *blake3::hash(&c.stdout).as_bytes(),
+            files: zccache_integrations::preprocessed::files_from_line_markers(&c.stdout),
+        },
+        _ => Request::PreprocessFailed,
+    }
+}
+
+/// Unique temp depfile path (TMPDIR is writable even inside build sandboxes).
+fn temp_depfile() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!("zccache-{}-{nanos}.d", std::process::id()))
+}
+
+/// Miss: remove stale outputs, compile, send the outputs to the daemon, write what it says.
+fn compile_and_store(
+    conn: &mut Stream,
+    compiler: &Path,
+    plan: &CompilePlan,
+) -> Result<Outcome, ConverseError> {
+    for out in &plan.outputs {
+        // Never write through a previous output (it could be a hardlink to a cache blob).
+        let _ = std::fs::remove_file(out);
+    }
+    let depfile = temp_depfile();
+    let depfile_str = depfile.to_string_lossy().into_owned();
+    let args: Vec<String> = match &plan.depfile_placeholder {
+        Some(ph) => plan
+            .args
+            .iter()
+            .map(|a| {
+                if a == ph {
+                    depfile_str.clone()
+                } else {
+                    a.clone()
+                }
+            })
+            .collect(),
+        None => plan.args.clone(),
+    };
+    let captured = match run::run_captured(compiler, &args, &plan.extra_env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("zccache: cannot run {}: {e}", compiler.display());
+            return Ok(Outcome::Done(127));
+        }
+    };
+    let depfile_bytes = std::fs::read(&depfile).ok();
+    let _ = std::fs::remove_file(&depfile);
+    let outputs = if captured.exit_code == 0 {
+        plan.outputs
+            .iter()
+            .map(|p| {
+                let bytes = std::fs::read(p).ok()?;
+                Some((bytes, output_mode(Path::new(p))))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let store = Request::Store(StoreRequest {
+        exit_code: captured.exit_code,
+        stdout: captured.stdout.clone(),
+        stderr: captured.stderr.clone(),
+        outputs,
+        depfile: depfile_bytes,
+        compile_ms: captured.millis,
+    });
+    let stored = write_frame(conn, &store).and_then(|_| read_frame::<Response>(conn));
+    match stored {
+        Ok(Response::Stored { inline_files }) => {
+            for (path, bytes) in &inline_files {
+                if let Err(e) = run::write_file(Path::new(path), bytes, 0) {
+                    eprintln!("zccache: cannot write {path}: {e}");
+                    return Ok(Outcome::RunUncached);
+                }
+            }
+            run::replay(&captured.stdout, &captured.stderr);
+            Ok(Outcome::Done(captured.exit_code))
+        }
+        Ok(_) | Err(_) => {
+            // The daemon went away after the compile: the build's own depfile was not
+            // produced, so run the compiler as the build asked.
+            tracing::warn!("daemon lost after compiling; re-running uncached");
+            Ok(Outcome::RunUncached)
+        }
+    }
+}
+
+/// Mode bits worth restoring (only when executable; otherwise the umask default applies).
+fn output_mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.permissions().mode() & 0o111 != 0 => m.permissions().mode() & 0o7777,
+        _ => 0,
+    }
+}

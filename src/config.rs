@@ -1,0 +1,423 @@
+//! Effective settings: `ZCCACHE_*` environment variables over `zccache.toml` over defaults,
+//! remembering where each value came from (for `zccache config`).
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    Env(&'static str),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => write!(f, "default"),
+            Source::Env(name) => write!(f, "env {name}"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
+
+/// A value and its origin.
+#[derive(Debug, Clone)]
+pub struct Setting<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+/// All user-visible knobs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Cache root (`ZCCACHE_DIR`).
+    pub dir: Setting<PathBuf>,
+    /// Store size budget in bytes (`ZCCACHE_MAXSIZE`, e.g. `10G`).
+    pub max_size: Setting<u64>,
+    /// Pure pass-through (`ZCCACHE_DISABLE=1`).
+    pub disable: Setting<bool>,
+    /// Tracing filter for the log file (`ZCCACHE_LOG`).
+    pub log: Setting<Option<String>>,
+    /// Seconds of idleness before the daemon exits (`ZCCACHE_IDLE_TIMEOUT`).
+    pub idle_timeout: Setting<u64>,
+    /// Use the preprocessor tier on a direct-mode miss (`ZCCACHE_PREPROCESSOR`, default on).
+    pub preprocessor: Setting<bool>,
+}
+
+/// Errors reading settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value {value:?} for {key}: {why}")]
+    Invalid {
+        key: String,
+        value: String,
+        why: String,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot parse {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+}
+
+/// The `zccache.toml` keys (same names as the env vars without the prefix, lower case).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    dir: Option<PathBuf>,
+    max_size: Option<toml::Value>,
+    maxsize: Option<toml::Value>,
+    disable: Option<bool>,
+    log: Option<String>,
+    idle_timeout: Option<u64>,
+    preprocessor: Option<bool>,
+}
+
+/// Default cache root: the user's cache dir (`~/.cache/zccache`), found via the passwd entry
+/// when `HOME` is unset (as inside Bazel's sandbox).
+pub fn default_dir() -> PathBuf {
+    if let Some(dir) = dirs::cache_dir() {
+        return dir.join("zccache");
+    }
+    if let Some(home) = dirs::home_dir() {
+        return home.join(".cache").join("zccache");
+    }
+    PathBuf::from(format!("/var/tmp/zccache-{}", unsafe { libc::geteuid() }))
+}
+
+/// Parses sizes like `10G`, `500M`, `1.5GiB`, `123456` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num.parse().map_err(|_| format!("not a size: {text:?}"))?;
+    let mult: f64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1.0,
+        "K" | "KB" | "KIB" => 1024.0,
+        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
+        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit {other:?}")),
+    };
+    Ok((num * mult) as u64)
+}
+
+fn parse_bool(key: &str, text: &str) -> Result<bool, ConfigError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            key: key.into(),
+            value: text.into(),
+            why: "expected 1/0, true/false, yes/no, on/off".into(),
+        }),
+    }
+}
+
+impl Settings {
+    /// Reads the process environment and config files.
+    pub fn load() -> Result<Settings, ConfigError> {
+        Self::load_from(&|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `env` (for tests and for the daemon answering a client).
+    pub fn load_from(env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let dir = match env("ZCCACHE_DIR").filter(|d| !d.is_empty()) {
+            Some(d) => Setting {
+                value: absolute(PathBuf::from(d)),
+                source: Source::Env("ZCCACHE_DIR"),
+            },
+            None => Setting {
+                value: default_dir(),
+                source: Source::Default,
+            },
+        };
+        let mut files = vec![dir.value.join("zccache.toml")];
+        if let Some(config_dir) = dirs::config_dir() {
+            files.push(config_dir.join("zccache").join("zccache.toml"));
+        }
+        let (file_cfg, file_path) = read_first_config(&files)?;
+        let from_file = |_: ()| Source::File(file_path.clone().unwrap_or_default());
+
+        let mut settings = Settings {
+            dir,
+            max_size: Setting {
+                value: 10 * 1024 * 1024 * 1024,
+                source: Source::Default,
+            },
+            disable: Setting {
+                value: false,
+                source: Source::Default,
+            },
+            log: Setting {
+                value: None,
+                source: Source::Default,
+            },
+            idle_timeout: Setting {
+                value: 600,
+                source: Source::Default,
+            },
+            preprocessor: Setting {
+                value: true,
+                source: Source::Default,
+            },
+        };
+        // A dir given only in the user-level config file is honoured when the env has none.
+        if settings.dir.source == Source::Default {
+            if let Some(d) = &file_cfg.dir {
+                settings.dir = Setting {
+                    value: absolute(d.clone()),
+                    source: from_file(()),
+                };
+            }
+        }
+        if let Some(v) = file_cfg.max_size.as_ref().or(file_cfg.maxsize.as_ref()) {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                other => other.to_string(),
+            };
+            settings.max_size = Setting {
+                value: parse_size(&text).map_err(|why| ConfigError::Invalid {
+                    key: "max_size".into(),
+                    value: text.clone(),
+                    why,
+                })?,
+                source: from_file(()),
+            };
+        }
+        if let Some(v) = file_cfg.disable {
+            settings.disable = Setting {
+                value: v,
+                source: from_file(()),
+            };
+        }
+        if let Some(v) = file_cfg.log {
+            settings.log = Setting {
+                value: Some(v),
+                source: from_file(()),
+            };
+        }
+        if let Some(v) = file_cfg.idle_timeout {
+            settings.idle_timeout = Setting {
+                value: v,
+                source: from_file(()),
+            };
+        }
+        if let Some(v) = file_cfg.preprocessor {
+            settings.preprocessor = Setting {
+                value: v,
+                source: from_file(()),
+            };
+        }
+
+        if let Some(text) = env("ZCCACHE_MAXSIZE").filter(|t| !t.is_empty()) {
+            settings.max_size = Setting {
+                value: parse_size(&text).map_err(|why| ConfigError::Invalid {
+                    key: "ZCCACHE_MAXSIZE".into(),
+                    value: text.clone(),
+                    why,
+                })?,
+                source: Source::Env("ZCCACHE_MAXSIZE"),
+            };
+        }
+        if let Some(text) = env("ZCCACHE_DISABLE") {
+            settings.disable = Setting {
+                value: parse_bool("ZCCACHE_DISABLE", &text)?,
+                source: Source::Env("ZCCACHE_DISABLE"),
+            };
+        }
+        if let Some(text) = env("ZCCACHE_LOG").filter(|t| !t.is_empty()) {
+            settings.log = Setting {
+                value: Some(text),
+                source: Source::Env("ZCCACHE_LOG"),
+            };
+        }
+        if let Some(text) = env("ZCCACHE_IDLE_TIMEOUT").filter(|t| !t.is_empty()) {
+            settings.idle_timeout = Setting {
+                value: text.trim().parse().map_err(|_| ConfigError::Invalid {
+                    key: "ZCCACHE_IDLE_TIMEOUT".into(),
+                    value: text.clone(),
+                    why: "expected whole seconds".into(),
+                })?,
+                source: Source::Env("ZCCACHE_IDLE_TIMEOUT"),
+            };
+        }
+        if let Some(text) = env("ZCCACHE_PREPROCESSOR") {
+            settings.preprocessor = Setting {
+                value: parse_bool("ZCCACHE_PREPROCESSOR", &text)?,
+                source: Source::Env("ZCCACHE_PREPROCESSOR"),
+            };
+        }
+        Ok(settings)
+    }
+
+    /// Lines for `zccache config`: `key = value  (source)`.
+    pub fn describe(&self) -> Vec<(String, String, String)> {
+        vec![
+            (
+                "dir".into(),
+                self.dir.value.display().to_string(),
+                self.dir.source.to_string(),
+            ),
+            (
+                "max_size".into(),
+                format!(
+                    "{} ({} bytes)",
+                    human_bytes(self.max_size.value),
+                    self.max_size.value
+                ),
+                self.max_size.source.to_string(),
+            ),
+            (
+                "disable".into(),
+                self.disable.value.to_string(),
+                self.disable.source.to_string(),
+            ),
+            (
+                "log".into(),
+                self.log.value.clone().unwrap_or_else(|| "off".into()),
+                self.log.source.to_string(),
+            ),
+            (
+                "idle_timeout".into(),
+                format!("{}s", self.idle_timeout.value),
+                self.idle_timeout.source.to_string(),
+            ),
+            (
+                "preprocessor".into(),
+                self.preprocessor.value.to_string(),
+                self.preprocessor.source.to_string(),
+            ),
+        ]
+    }
+}
+
+fn read_first_config(files: &[PathBuf]) -> Result<(FileConfig, Option<PathBuf>), ConfigError> {
+    for path in files {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let cfg: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.clone(),
+                    source: Box::new(e),
+                })?;
+                return Ok((cfg, Some(path.clone())));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.clone(),
+                    source: e,
+                })
+            }
+        }
+    }
+    Ok((FileConfig::default(), None))
+}
+
+fn absolute(path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
+    }
+    std::env::current_dir()
+        .map(|cwd| cwd.join(&path))
+        .unwrap_or(path)
+}
+
+/// `1.5 GiB`-style rendering.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Layout of the cache directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: &Path) -> Layout {
+        Layout {
+            root: root.to_path_buf(),
+        }
+    }
+    pub fn socket(&self) -> PathBuf {
+        self.root.join("zccache.sock")
+    }
+    pub fn daemon_lock(&self) -> PathBuf {
+        self.root.join("daemon.lock")
+    }
+    pub fn spawn_lock(&self) -> PathBuf {
+        self.root.join("spawn.lock")
+    }
+    pub fn pid_file(&self) -> PathBuf {
+        self.root.join("daemon.pid")
+    }
+    pub fn index_db(&self) -> PathBuf {
+        self.root.join("index.redb")
+    }
+    pub fn blobs(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
+    pub fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+    pub fn log_file(&self) -> PathBuf {
+        self.root.join("zccache.log")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10G").unwrap(), 10 << 30);
+        assert_eq!(parse_size("500M").unwrap(), 500 << 20);
+        assert_eq!(parse_size("1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("ten").is_err());
+    }
+
+    #[test]
+    fn env_wins_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("zccache.toml"),
+            "max_size = \"1G\"\nidle_timeout = 5\n",
+        )
+        .unwrap();
+        let d = dir.path().to_str().unwrap().to_string();
+        let env = move |k: &str| match k {
+            "ZCCACHE_DIR" => Some(d.clone()),
+            "ZCCACHE_MAXSIZE" => Some("2G".into()),
+            _ => None,
+        };
+        let s = Settings::load_from(&env).unwrap();
+        assert_eq!(s.max_size.value, 2 << 30);
+        assert_eq!(s.max_size.source, Source::Env("ZCCACHE_MAXSIZE"));
+        assert_eq!(s.idle_timeout.value, 5);
+        assert!(matches!(s.idle_timeout.source, Source::File(_)));
+    }
+}

@@ -1,0 +1,503 @@
+//! One compile conversation: parse → direct-mode lookup → preprocessor tier → miss and store.
+
+use super::keys::{manifest_key, preprocessor_key, result_key, time_macros_block};
+use super::shadowing::{absent_candidates, is_system_header, search_order, split_env_path};
+use super::state::DaemonState;
+use crate::ipc::{
+    read_frame, write_frame, CompilePlan, CompileRequest, FrameError, HitPlan, Materialize,
+    Request, Response, StoreRequest,
+};
+use crate::paths::resolve;
+use crate::store::records::{ManifestEntry, ResultRecord, StoredOutput};
+use crate::store::Digest;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+use zccache_integrations::{
+    depfile, detect_family, DepfilePlan, Invocation, Language, Uncacheable, DEPFILE_PLACEHOLDER,
+};
+
+/// Everything one conversation learned, passed between its steps.
+struct Ctx<'a> {
+    state: &'a Arc<DaemonState>,
+    req: &'a CompileRequest,
+    env: HashMap<&'a str, &'a str>,
+    inv: Invocation,
+    cwd: &'a Path,
+    compiler_id: Digest,
+    manifest_key: Digest,
+    /// Wall-clock ns when the request arrived: files changed after it were not what the
+    /// compiler read.
+    start_ns: i128,
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+fn send<C: Write>(conn: &mut C, resp: &Response) -> Result<(), FrameError> {
+    write_frame(conn, resp)
+}
+
+/// Serves a `Compile` request to completion.
+pub fn converse<C: Read + Write>(
+    state: &Arc<DaemonState>,
+    req: &CompileRequest,
+    conn: &mut C,
+) -> Result<(), FrameError> {
+    let start_ns = now_ns();
+    let env: HashMap<&str, &str> = req
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let cwd = Path::new(&req.cwd);
+    let uncacheable = |conn: &mut C, reason: &str| -> Result<(), FrameError> {
+        state.stats.uncacheable(reason);
+        send(
+            conn,
+            &Response::Uncacheable {
+                reason: reason.to_string(),
+            },
+        )
+    };
+
+    let family = detect_family(Path::new(&req.compiler));
+    if env.contains_key("DEPENDENCIES_OUTPUT") || env.contains_key("SUNPRO_DEPENDENCIES") {
+        return uncacheable(conn, Uncacheable::DependencyEnv.name());
+    }
+    let inv = match zccache_integrations::parse(family, &req.args, cwd) {
+        Ok(inv) => inv,
+        Err(why) => {
+            tracing::debug!("uncacheable: {why}");
+            return uncacheable(conn, why.name());
+        }
+    };
+    let compiler_id = match state.compilers.identity(&req.compiler) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!("{e}");
+            return uncacheable(conn, "compiler_unreadable");
+        }
+    };
+    let source = match state.hashes.digest(&resolve(cwd, &inv.source)) {
+        Ok(d) => d,
+        Err(_) => return uncacheable(conn, "source_unreadable"),
+    };
+    if time_macros_block(source.time_macros, &env) {
+        return uncacheable(conn, Uncacheable::TimeMacros.name());
+    }
+    let mut extra = Vec::new();
+    for input in &inv.extra_inputs {
+        match state.hashes.digest(&resolve(cwd, input)) {
+            Ok(d) => extra.push((input.clone(), d.hash)),
+            Err(_) => return uncacheable(conn, "input_unreadable"),
+        }
+    }
+    let key = manifest_key(&inv, &compiler_id, &env, &req.cwd, &extra);
+    let mut ctx = Ctx {
+        state,
+        req,
+        env,
+        inv,
+        cwd,
+        compiler_id,
+        manifest_key: key,
+        start_ns,
+    };
+
+    // Direct mode.
+    let manifest = state.index.manifest(&key);
+    if let Some(manifest) = &manifest {
+        for entry in &manifest.entries {
+            if !entry_matches(&ctx, entry) {
+                continue;
+            }
+            if let Some(done) = try_hit(&mut ctx, conn, &entry.result, false)? {
+                return done;
+            }
+        }
+    }
+
+    // Preprocessor tier: only when this source was compiled before (an edit is likely);
+    // a first-ever compile goes straight to the compiler.
+    let mut pp_key = None;
+    let has_history = manifest.as_ref().is_some_and(|m| !m.entries.is_empty());
+    if state.settings.preprocessor.value
+        && has_history
+        && ctx.inv.language != Language::Preprocessed
+    {
+        send(
+            conn,
+            &Response::RunPreprocessor {
+                args: ctx.inv.preprocess_args.clone(),
+            },
+        )?;
+        match read_frame::<Request>(conn)? {
+            Request::Preprocessed { output_hash, files } => {
+                let pkey = preprocessor_key(&key, &output_hash);
+                if let Some(result) = state.index.preproc(&pkey) {
+                    if let Some(record) = state.index.result(&result) {
+                        if let Some(done) = try_hit(&mut ctx, conn, &result, true)? {
+                            record_entry_from_files(&ctx, &files, &result, &record);
+                            return done;
+                        }
+                    }
+                }
+                pp_key = Some(pkey);
+            }
+            Request::PreprocessFailed => {}
+            other => {
+                return send(
+                    conn,
+                    &Response::Error {
+                        message: format!("unexpected message {other:?}"),
+                    },
+                )
+            }
+        }
+    }
+
+    miss(&mut ctx, conn, pp_key)
+}
+
+/// Whether every file of `entry` still has its recorded hash and every shadowing candidate
+/// is still absent.
+fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
+    for (path, hash) in &entry.files {
+        match ctx.state.hashes.digest(&resolve(ctx.cwd, path)) {
+            Ok(d) if d.hash == *hash => {}
+            _ => return false,
+        }
+    }
+    entry
+        .absent
+        .iter()
+        .all(|p| std::fs::symlink_metadata(resolve(ctx.cwd, p)).is_err())
+}
+
+/// Sends a hit for `result` if every blob is present; returns Some(outcome) when the
+/// conversation ended (hit served), None to keep looking.
+fn try_hit<C: Read + Write>(
+    ctx: &mut Ctx,
+    conn: &mut C,
+    result_key: &Digest,
+    preprocessor: bool,
+) -> Result<Option<Result<(), FrameError>>, FrameError> {
+    let state = ctx.state;
+    let Some(record) = state.index.result(result_key) else {
+        return Ok(None);
+    };
+    let Some(plan) = hit_plan(ctx, &record) else {
+        state.index.remove_result(result_key);
+        return Ok(None);
+    };
+    send(conn, &Response::Hit(plan))?;
+    // The client closes the connection after restoring; a HitFailed means a blob was bad.
+    match read_frame::<Request>(conn) {
+        Err(FrameError::Closed) => {
+            for out in &record.outputs {
+                state.index.touch_blob(out.blob);
+            }
+            if preprocessor {
+                state.stats.preprocessor_hit(record.compile_ms);
+            } else {
+                state.stats.direct_hit(record.compile_ms);
+            }
+            Ok(Some(Ok(())))
+        }
+        Ok(Request::HitFailed { reason }) => {
+            tracing::warn!("cached result could not be restored ({reason}); recompiling");
+            state.stats.error("restore_failed");
+            for out in &record.outputs {
+                state.blobs.remove(&out.blob);
+            }
+            state.index.remove_result(result_key);
+            Ok(Some(miss(ctx, conn, None)))
+        }
+        Ok(other) => Ok(Some(send(
+            conn,
+            &Response::Error {
+                message: format!("unexpected message {other:?}"),
+            },
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The files a hit restores for this invocation, or None if a blob is gone.
+fn hit_plan(ctx: &Ctx, record: &ResultRecord) -> Option<HitPlan> {
+    let mut files = Vec::new();
+    for slot in &ctx.inv.outputs {
+        match record.outputs.iter().find(|o| o.role == slot.role) {
+            Some(out) => {
+                let blob_path = ctx.state.blobs.path(&out.blob);
+                if std::fs::metadata(&blob_path).map(|m| m.len()).ok() != Some(out.size) {
+                    return None;
+                }
+                files.push(Materialize {
+                    blob_path: blob_path.to_string_lossy().into_owned(),
+                    hash: out.blob,
+                    dest: slot.path.clone(),
+                    mode: out.mode,
+                });
+            }
+            None if slot.optional => {}
+            None => return None,
+        }
+    }
+    Some(HitPlan {
+        files,
+        inline_files: user_depfile(ctx, record).into_iter().collect(),
+        stdout: record.stdout.clone(),
+        stderr: record.stderr.clone(),
+        exit_code: 0,
+    })
+}
+
+/// The depfile the build asked for, rendered as its compiler would write it.
+fn user_depfile(ctx: &Ctx, record: &ResultRecord) -> Option<(String, Vec<u8>)> {
+    let DepfilePlan::User {
+        path,
+        targets,
+        phony,
+        user_headers_only,
+    } = &ctx.inv.depfile
+    else {
+        return None;
+    };
+    let deps: Vec<String> = record
+        .deps
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            !*user_headers_only || *i == 0 || !record.system_deps.get(*i).copied().unwrap_or(false)
+        })
+        .map(|(_, d)| d.clone())
+        .collect();
+    let text = depfile::render(ctx.inv.family, targets, &deps, *phony);
+    Some((path.clone(), text.into_bytes()))
+}
+
+/// Search order and system dirs for this invocation (for shadowing and `-MMD`).
+fn include_search(ctx: &Ctx) -> (Vec<String>, Vec<String>) {
+    let defaults = ctx.state.compilers.default_include_dirs(
+        &ctx.req.compiler,
+        ctx.compiler_id,
+        ctx.inv.language,
+        &ctx.inv.default_dirs_args,
+    );
+    let cpath = split_env_path(ctx.env.get("CPATH").copied());
+    let lang_var = match ctx.inv.language {
+        Language::Cxx | Language::ObjCxx => "CPLUS_INCLUDE_PATH",
+        Language::ObjC => "OBJC_INCLUDE_PATH",
+        _ => "C_INCLUDE_PATH",
+    };
+    let lang_path = split_env_path(ctx.env.get(lang_var).copied());
+    let order = search_order(&ctx.inv.include_dirs, &cpath, &lang_path, &defaults);
+    let mut system: Vec<String> = ctx.inv.include_dirs.system.clone();
+    system.extend(lang_path);
+    system.extend(defaults);
+    system.extend(ctx.inv.include_dirs.after.iter().cloned());
+    (order, system)
+}
+
+/// After a preprocessor-tier hit, remember the header set so the next call is a direct hit.
+fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, _record: &ResultRecord) {
+    let mut hashed = Vec::with_capacity(files.len());
+    // The source first, as in entries built from depfiles.
+    let mut ordered: Vec<&String> = files.iter().filter(|f| **f == ctx.inv.source).collect();
+    ordered.extend(files.iter().filter(|f| **f != ctx.inv.source));
+    if ordered.first().map(|f| f.as_str()) != Some(ctx.inv.source.as_str()) {
+        return;
+    }
+    for f in ordered {
+        match ctx.state.hashes.digest(&resolve(ctx.cwd, f)) {
+            Ok(d) if d.changed_ns <= ctx.start_ns => hashed.push((f.clone(), d.hash)),
+            _ => return,
+        }
+    }
+    let (order, _) = include_search(ctx);
+    let headers: Vec<String> = hashed.iter().skip(1).map(|(p, _)| p.clone()).collect();
+    let absent = absent_candidates(ctx.cwd, &order, &headers);
+    let mut manifest = ctx
+        .state
+        .index
+        .manifest(&ctx.manifest_key)
+        .map(|m| (*m).clone())
+        .unwrap_or_default();
+    manifest.push_front(ManifestEntry {
+        files: hashed,
+        absent,
+        result: *result,
+    });
+    ctx.state.index.put_manifest(ctx.manifest_key, manifest);
+}
+
+/// Miss: have the client compile, then store what it produced.
+fn miss<C: Read + Write>(
+    ctx: &mut Ctx,
+    conn: &mut C,
+    pp_key: Option<Digest>,
+) -> Result<(), FrameError> {
+    let plan = CompilePlan {
+        args: ctx.inv.miss_args.clone(),
+        depfile_placeholder: Some(DEPFILE_PLACEHOLDER.to_string()),
+        outputs: ctx.inv.outputs.iter().map(|o| o.path.clone()).collect(),
+        optional: ctx.inv.outputs.iter().map(|o| o.optional).collect(),
+        extra_env: Vec::new(),
+    };
+    send(conn, &Response::Compile(plan))?;
+    let store = match read_frame::<Request>(conn)? {
+        Request::Store(store) => store,
+        other => {
+            return send(
+                conn,
+                &Response::Error {
+                    message: format!("unexpected message {other:?}"),
+                },
+            )
+        }
+    };
+    if store.exit_code != 0 {
+        ctx.state
+            .stats
+            .uncacheable(Uncacheable::CompileFailed.name());
+        return send(
+            conn,
+            &Response::Stored {
+                inline_files: Vec::new(),
+            },
+        );
+    }
+    match ingest(ctx, &store, pp_key) {
+        Ok(record) => {
+            ctx.state.stats.miss();
+            let inline_files = user_depfile(ctx, &record).into_iter().collect();
+            send(conn, &Response::Stored { inline_files })
+        }
+        Err(IngestError::Uncacheable(reason)) => {
+            ctx.state.stats.uncacheable(reason);
+            // Still give the build its depfile, from what the compiler wrote.
+            let inline_files = fallback_depfile(ctx, &store).into_iter().collect();
+            send(conn, &Response::Stored { inline_files })
+        }
+        Err(IngestError::Failed(why)) => {
+            tracing::warn!("could not store result: {why}");
+            ctx.state.stats.miss();
+            ctx.state.stats.error("store_failed");
+            let inline_files = fallback_depfile(ctx, &store).into_iter().collect();
+            send(conn, &Response::Stored { inline_files })
+        }
+    }
+}
+
+/// The build's depfile rendered straight from the compiler's, when nothing was stored.
+fn fallback_depfile(ctx: &Ctx, store: &StoreRequest) -> Option<(String, Vec<u8>)> {
+    let text = String::from_utf8_lossy(store.depfile.as_deref()?).into_owned();
+    let parsed = depfile::parse(&text);
+    let (_, system_dirs) = include_search(ctx);
+    let record = ResultRecord {
+        system_deps: parsed
+            .deps
+            .iter()
+            .map(|d| is_system_header(ctx.cwd, &depfile::unescape(d), &system_dirs))
+            .collect(),
+        deps: parsed.deps,
+        ..ResultRecord::default()
+    };
+    user_depfile(ctx, &record)
+}
+
+enum IngestError {
+    Uncacheable(&'static str),
+    Failed(String),
+}
+
+/// Stores blobs, the result record, the manifest entry and the preprocessor key.
+fn ingest(
+    ctx: &Ctx,
+    store: &StoreRequest,
+    pp_key: Option<Digest>,
+) -> Result<ResultRecord, IngestError> {
+    let state = ctx.state;
+    let text = store
+        .depfile
+        .as_deref()
+        .ok_or_else(|| IngestError::Failed("compiler wrote no depfile".into()))?;
+    let parsed = depfile::parse(&String::from_utf8_lossy(text));
+    if parsed.deps.is_empty() {
+        return Err(IngestError::Failed("empty depfile".into()));
+    }
+    let (order, system_dirs) = include_search(ctx);
+    let mut files = Vec::with_capacity(parsed.deps.len());
+    let mut system_deps = Vec::with_capacity(parsed.deps.len());
+    let mut macros = 0u8;
+    for token in &parsed.deps {
+        let path = depfile::unescape(token);
+        let digest = state
+            .hashes
+            .digest(&resolve(ctx.cwd, &path))
+            .map_err(|e| IngestError::Failed(format!("{path}: {e}")))?;
+        if digest.changed_ns > ctx.start_ns {
+            return Err(IngestError::Uncacheable("input_changed_during_compile"));
+        }
+        macros |= digest.time_macros;
+        system_deps.push(is_system_header(ctx.cwd, &path, &system_dirs));
+        files.push((path, digest.hash));
+    }
+    if time_macros_block(macros, &ctx.env) {
+        return Err(IngestError::Uncacheable(Uncacheable::TimeMacros.name()));
+    }
+    let mut outputs = Vec::new();
+    for (slot, content) in ctx.inv.outputs.iter().zip(&store.outputs) {
+        match content {
+            Some((bytes, mode)) => {
+                let blob = state
+                    .blobs
+                    .put(bytes)
+                    .map_err(|e| IngestError::Failed(e.to_string()))?;
+                state.index.add_blob(blob, bytes.len() as u64);
+                outputs.push(StoredOutput {
+                    role: slot.role.clone(),
+                    blob,
+                    size: bytes.len() as u64,
+                    mode: *mode,
+                });
+            }
+            None if slot.optional => {}
+            None => return Err(IngestError::Uncacheable(Uncacheable::MissingOutput.name())),
+        }
+    }
+    let headers: Vec<String> = files.iter().skip(1).map(|(p, _)| p.clone()).collect();
+    let absent = absent_candidates(ctx.cwd, &order, &headers);
+    let rkey = result_key(&ctx.manifest_key, &files, &absent);
+    let record = ResultRecord {
+        outputs,
+        stdout: store.stdout.clone(),
+        stderr: store.stderr.clone(),
+        deps: parsed.deps,
+        system_deps,
+        compile_ms: store.compile_ms,
+    };
+    state.index.put_result(rkey, record.clone());
+    let mut manifest = state
+        .index
+        .manifest(&ctx.manifest_key)
+        .map(|m| (*m).clone())
+        .unwrap_or_default();
+    manifest.push_front(ManifestEntry {
+        files,
+        absent,
+        result: rkey,
+    });
+    state.index.put_manifest(ctx.manifest_key, manifest);
+    if let Some(pkey) = pp_key {
+        state.index.put_preproc(pkey, rkey);
+    }
+    Ok(record)
+}

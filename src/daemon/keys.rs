@@ -1,0 +1,103 @@
+//! Cache keys: the manifest key (direct mode), the preprocessor-tier key and result keys.
+
+use crate::meta::hash_cache::{USES_DATE_TIME, USES_TIMESTAMP};
+use crate::store::Digest;
+use std::collections::HashMap;
+use zccache_integrations::Invocation;
+
+/// Bump to invalidate every existing key when key semantics change.
+const KEY_VERSION: &[u8] = b"zccache-key-v1";
+
+/// Environment variables that change a gcc/clang compile's output or diagnostics.
+pub const OUTPUT_ENV: &[&str] = &[
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "CPLUS_INCLUDE_PATH",
+    "OBJC_INCLUDE_PATH",
+    "SOURCE_DATE_EPOCH",
+    "GCC_EXEC_PREFIX",
+    "COMPILER_PATH",
+    "GCC_COMPARE_DEBUG",
+    "CCC_OVERRIDE_OPTIONS",
+    "SDKROOT",
+    "MACOSX_DEPLOYMENT_TARGET",
+    "LC_ALL",
+    "LC_MESSAGES",
+    "LC_CTYPE",
+    "LANG",
+    "LANGUAGE",
+];
+
+fn field(h: &mut blake3::Hasher, bytes: &[u8]) {
+    h.update(&(bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+/// Direct-mode key: compiler identity, normalized args, output-affecting env, the cwd when
+/// the output embeds it, and the content of extra inputs.
+pub fn manifest_key(
+    inv: &Invocation,
+    compiler_id: &Digest,
+    env: &HashMap<&str, &str>,
+    cwd: &str,
+    extra_inputs: &[(String, Digest)],
+) -> Digest {
+    let mut h = blake3::Hasher::new();
+    field(&mut h, KEY_VERSION);
+    field(&mut h, inv.family.name().as_bytes());
+    field(&mut h, compiler_id);
+    field(&mut h, inv.language.x_name().as_bytes());
+    h.update(&(inv.key_args.len() as u64).to_le_bytes());
+    for arg in &inv.key_args {
+        field(&mut h, arg.as_bytes());
+    }
+    for var in OUTPUT_ENV {
+        match env.get(var) {
+            Some(v) => {
+                field(&mut h, var.as_bytes());
+                field(&mut h, v.as_bytes());
+            }
+            None => field(&mut h, b"-"),
+        }
+    }
+    if inv.embeds_cwd(cwd) {
+        field(&mut h, b"cwd");
+        field(&mut h, cwd.as_bytes());
+    }
+    for (path, digest) in extra_inputs {
+        field(&mut h, path.as_bytes());
+        field(&mut h, digest);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Preprocessor-tier key: the manifest key plus the hash of the `-E` output.
+pub fn preprocessor_key(manifest_key: &Digest, preprocessed: &Digest) -> Digest {
+    let mut h = blake3::Hasher::new();
+    field(&mut h, b"preprocessed");
+    field(&mut h, manifest_key);
+    field(&mut h, preprocessed);
+    *h.finalize().as_bytes()
+}
+
+/// Result key: the manifest key plus the exact input state.
+pub fn result_key(manifest_key: &Digest, files: &[(String, Digest)], absent: &[String]) -> Digest {
+    let mut h = blake3::Hasher::new();
+    field(&mut h, b"result");
+    field(&mut h, manifest_key);
+    for (path, digest) in files {
+        field(&mut h, path.as_bytes());
+        field(&mut h, digest);
+    }
+    for path in absent {
+        field(&mut h, path.as_bytes());
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Whether time macros make this compile uncacheable: `__TIMESTAMP__` always,
+/// `__DATE__`/`__TIME__` unless `SOURCE_DATE_EPOCH` pins them.
+pub fn time_macros_block(flags: u8, env: &HashMap<&str, &str>) -> bool {
+    flags & USES_TIMESTAMP != 0
+        || (flags & USES_DATE_TIME != 0 && !env.contains_key("SOURCE_DATE_EPOCH"))
+}

@@ -1,0 +1,168 @@
+//! The per-user daemon: one per cache directory, started on demand, exits when idle.
+//!
+//! It owns the store (only the daemon writes the cache), keeps file hashes and compiler
+//! identities warm, and serves one thread per connection.
+
+pub mod compile;
+pub mod compiler_id;
+pub mod keys;
+pub mod session;
+pub mod shadowing;
+pub mod state;
+pub mod stats;
+
+use crate::config::{Layout, Settings};
+use crate::meta::HashCache;
+use crate::store::{BlobStore, Index};
+use anyhow::Context;
+use interprocess::local_socket::{prelude::*, GenericFilePath, ListenerOptions};
+use state::DaemonState;
+use std::fs::File;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Creates the cache dir private to the user (0700).
+pub fn ensure_private_dir(layout: &Layout) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !layout.root.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&layout.root)?;
+    }
+    let meta = std::fs::metadata(&layout.root)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(&layout.root, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Closes inherited descriptors (a make jobserver pipe, a build's log) so the daemon never
+/// holds a build's files open.
+fn close_inherited_fds() {
+    if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+        let fds: Vec<i32> = entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd > 2)
+            .collect();
+        for fd in fds {
+            // SAFETY: closing descriptors this process inherited and does not use yet.
+            unsafe {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// Runs the daemon in the foreground until idle or asked to stop.
+/// Returns Ok(()) at once if another daemon already owns this cache dir.
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    close_inherited_fds();
+    let layout = Layout::new(&settings.dir.value);
+    ensure_private_dir(&layout)
+        .with_context(|| format!("creating cache dir {}", layout.root.display()))?;
+    let lock = File::create(layout.daemon_lock()).context("creating daemon lock")?;
+    // Another daemon may own the dir: if it answers, leave; if it is shutting down, wait for
+    // its lock so a client starting us during its exit still gets a daemon.
+    let mut attempts = 0;
+    while lock.try_lock().is_err() {
+        if crate::client::connect::ping(&layout).is_ok() || attempts > 200 {
+            return Ok(());
+        }
+        attempts += 1;
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    crate::logging::init_file(&settings, &layout, "daemon");
+
+    let blobs = Arc::new(BlobStore::open(&layout.blobs(), &layout.tmp())?);
+    let index = Index::open(&layout.index_db(), blobs.clone(), settings.max_size.value)?;
+    let state = Arc::new(DaemonState {
+        settings: settings.clone(),
+        layout: layout.clone(),
+        blobs,
+        index,
+        hashes: HashCache::new(),
+        compilers: compiler_id::CompilerCache::new(),
+        stats: stats::Stats::default(),
+        started: Instant::now(),
+        active: Default::default(),
+        last_activity: Mutex::new(Instant::now()),
+    });
+    state.stats.restore(state.index.load_stats());
+
+    let socket = layout.socket();
+    let _ = std::fs::remove_file(&socket);
+    let name = socket
+        .as_path()
+        .to_fs_name::<GenericFilePath>()
+        .context("socket name")?;
+    let listener = ListenerOptions::new()
+        .name(name)
+        .create_sync()
+        .with_context(|| format!("listening on {}", socket.display()))?;
+    std::fs::write(layout.pid_file(), std::process::id().to_string()).ok();
+    tracing::info!(
+        "daemon {} serving {}",
+        std::process::id(),
+        layout.root.display()
+    );
+
+    spawn_housekeeping(state.clone());
+
+    for conn in listener.incoming() {
+        match conn {
+            Ok(conn) => {
+                let state = state.clone();
+                let guard = state.enter();
+                let spawned = std::thread::Builder::new()
+                    .name("conn".into())
+                    .spawn(move || {
+                        let _guard = guard;
+                        session::serve(&state, conn);
+                    });
+                if let Err(e) = spawned {
+                    tracing::warn!("cannot spawn connection thread: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("accept failed: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// Saves stats now and then, and exits the process when idle past the timeout.
+fn spawn_housekeeping(state: Arc<DaemonState>) {
+    let _ = std::thread::Builder::new()
+        .name("housekeeping".into())
+        .spawn(move || {
+            let idle = Duration::from_secs(state.settings.idle_timeout.value.max(1));
+            let mut saved_generation = state.stats.generation.load(Ordering::Relaxed);
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let generation = state.stats.generation.load(Ordering::Relaxed);
+                if generation != saved_generation {
+                    state.index.save_stats(state.stats.to_pairs());
+                    saved_generation = generation;
+                }
+                let last = state
+                    .last_activity
+                    .lock()
+                    .map(|t| *t)
+                    .unwrap_or_else(|_| Instant::now());
+                if state.active.load(Ordering::SeqCst) == 0 && last.elapsed() >= idle {
+                    tracing::info!("idle for {:?}; exiting", idle);
+                    shutdown(&state);
+                }
+            }
+        });
+}
+
+/// Stops serving: removes the socket, persists everything, exits the process.
+pub fn shutdown(state: &DaemonState) -> ! {
+    let _ = std::fs::remove_file(state.layout.socket());
+    let _ = std::fs::remove_file(state.layout.pid_file());
+    state.index.save_stats(state.stats.to_pairs());
+    state.index.close();
+    std::process::exit(0);
+}

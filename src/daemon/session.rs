@@ -1,0 +1,94 @@
+//! One connection: check the peer, read the first request, dispatch it.
+
+use super::state::DaemonState;
+use crate::ipc::{read_frame, write_frame, FrameError, Request, Response, PROTOCOL_VERSION};
+use interprocess::local_socket::{prelude::*, Stream};
+use std::sync::Arc;
+
+/// Serves a connection until it ends. Errors are logged, never fatal to the daemon.
+pub fn serve(state: &Arc<DaemonState>, mut conn: Stream) {
+    if let Err(why) = check_peer(&conn) {
+        tracing::warn!("rejecting connection: {why}");
+        let _ = write_frame(&mut conn, &Response::Error { message: why });
+        return;
+    }
+    match handle(state, &mut conn) {
+        Ok(()) | Err(FrameError::Closed) => {}
+        Err(e) => {
+            tracing::debug!("connection ended with error: {e}");
+            let _ = write_frame(
+                &mut conn,
+                &Response::Error {
+                    message: e.to_string(),
+                },
+            );
+        }
+    }
+}
+
+/// Only the daemon's own user may talk to it.
+fn check_peer(conn: &Stream) -> Result<(), String> {
+    let creds = conn
+        .peer_creds()
+        .map_err(|e| format!("cannot read peer credentials: {e}"))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    match creds.euid() {
+        Some(uid) if uid == me => Ok(()),
+        Some(uid) => Err(format!("peer uid {uid} is not the daemon's uid {me}")),
+        None => Err("peer uid unknown".into()),
+    }
+}
+
+fn handle(state: &Arc<DaemonState>, conn: &mut Stream) -> Result<(), FrameError> {
+    let request: Request = read_frame(conn)?;
+    match request {
+        Request::Compile(req) => {
+            if req.protocol != PROTOCOL_VERSION {
+                return write_frame(
+                    conn,
+                    &Response::Error {
+                        message: format!(
+                            "protocol {} != daemon protocol {PROTOCOL_VERSION}",
+                            req.protocol
+                        ),
+                    },
+                );
+            }
+            super::compile::converse(state, &req, conn)
+        }
+        Request::Stats => write_frame(conn, &Response::Stats(state.snapshot())),
+        Request::ZeroStats => {
+            state.stats.zero();
+            state.index.save_stats(state.stats.to_pairs());
+            state.index.flush();
+            write_frame(conn, &Response::Ok)
+        }
+        Request::Clear => {
+            state.index.clear();
+            state.hashes.clear();
+            write_frame(conn, &Response::Ok)
+        }
+        Request::Shutdown => {
+            write_frame(conn, &Response::Ok)?;
+            super::shutdown(state)
+        }
+        Request::Ping => write_frame(
+            conn,
+            &Response::Pong {
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+        ),
+        Request::ReportFallback { reason } => {
+            state.stats.error(&reason);
+            write_frame(conn, &Response::Ok)
+        }
+        other => write_frame(
+            conn,
+            &Response::Error {
+                message: format!("unexpected first message {other:?}"),
+            },
+        ),
+    }
+}

@@ -1,0 +1,155 @@
+//! Hit/miss/uncacheable counters, persisted in the index between daemon runs.
+
+use crate::ipc::StatsSnapshot;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Live counters.
+#[derive(Default)]
+pub struct Stats {
+    pub direct_hits: AtomicU64,
+    pub preprocessor_hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub uncacheable: AtomicU64,
+    pub errors: AtomicU64,
+    pub time_saved_ms: AtomicU64,
+    reasons: Mutex<BTreeMap<String, u64>>,
+    /// Every reason name ever counted or restored (so a zeroed one is persisted as 0).
+    known_reasons: Mutex<std::collections::BTreeSet<String>>,
+    /// Bumped on every change so the saver knows when to persist.
+    pub generation: AtomicU64,
+}
+
+impl Stats {
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn direct_hit(&self, saved_ms: u64) {
+        self.direct_hits.fetch_add(1, Ordering::Relaxed);
+        self.time_saved_ms.fetch_add(saved_ms, Ordering::Relaxed);
+        self.bump();
+    }
+
+    pub fn preprocessor_hit(&self, saved_ms: u64) {
+        self.preprocessor_hits.fetch_add(1, Ordering::Relaxed);
+        self.time_saved_ms.fetch_add(saved_ms, Ordering::Relaxed);
+        self.bump();
+    }
+
+    pub fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.bump();
+    }
+
+    /// Counts an uncacheable compile under `reason`.
+    pub fn uncacheable(&self, reason: &str) {
+        self.uncacheable.fetch_add(1, Ordering::Relaxed);
+        self.add_reason(reason);
+    }
+
+    /// Counts an internal error (the build still ran the real compiler).
+    pub fn error(&self, reason: &str) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.add_reason(&format!("error_{reason}"));
+    }
+
+    fn add_reason(&self, reason: &str) {
+        if let Ok(mut r) = self.reasons.lock() {
+            *r.entry(reason.to_string()).or_default() += 1;
+        }
+        if let Ok(mut k) = self.known_reasons.lock() {
+            k.insert(reason.to_string());
+        }
+        self.bump();
+    }
+
+    pub fn zero(&self) {
+        for c in [
+            &self.direct_hits,
+            &self.preprocessor_hits,
+            &self.misses,
+            &self.uncacheable,
+            &self.errors,
+            &self.time_saved_ms,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+        if let Ok(mut r) = self.reasons.lock() {
+            r.clear();
+        }
+        self.bump();
+    }
+
+    /// Fills the counter part of a snapshot.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let direct = self.direct_hits.load(Ordering::Relaxed);
+        let pp = self.preprocessor_hits.load(Ordering::Relaxed);
+        StatsSnapshot {
+            hits: direct + pp,
+            direct_hits: direct,
+            preprocessor_hits: pp,
+            misses: self.misses.load(Ordering::Relaxed),
+            uncacheable: self.uncacheable.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            time_saved_ms: self.time_saved_ms.load(Ordering::Relaxed),
+            reasons: self.reasons.lock().map(|r| r.clone()).unwrap_or_default(),
+            ..StatsSnapshot::default()
+        }
+    }
+
+    /// Flat `name → value` pairs for persistence.
+    pub fn to_pairs(&self) -> Vec<(String, u64)> {
+        let s = self.snapshot();
+        let mut out = vec![
+            ("direct_hits".to_string(), s.direct_hits),
+            ("preprocessor_hits".to_string(), s.preprocessor_hits),
+            ("misses".to_string(), s.misses),
+            ("uncacheable".to_string(), s.uncacheable),
+            ("errors".to_string(), s.errors),
+            ("time_saved_ms".to_string(), s.time_saved_ms),
+        ];
+        // Reasons are saved with a prefix; zeroed ones are saved as 0 so they reset.
+        let known = self
+            .known_reasons
+            .lock()
+            .map(|k| k.clone())
+            .unwrap_or_default();
+        for k in known {
+            let v = s.reasons.get(&k).copied().unwrap_or(0);
+            out.push((format!("reason:{k}"), v));
+        }
+        out
+    }
+
+    /// Restores counters saved by [`Stats::to_pairs`].
+    pub fn restore(&self, pairs: Vec<(String, u64)>) {
+        let mut reasons = BTreeMap::new();
+        for (k, v) in pairs {
+            let counter = match k.as_str() {
+                "direct_hits" => &self.direct_hits,
+                "preprocessor_hits" => &self.preprocessor_hits,
+                "misses" => &self.misses,
+                "uncacheable" => &self.uncacheable,
+                "errors" => &self.errors,
+                "time_saved_ms" => &self.time_saved_ms,
+                other => {
+                    if let Some(reason) = other.strip_prefix("reason:") {
+                        if let Ok(mut k) = self.known_reasons.lock() {
+                            k.insert(reason.to_string());
+                        }
+                        if v > 0 {
+                            reasons.insert(reason.to_string(), v);
+                        }
+                    }
+                    continue;
+                }
+            };
+            counter.store(v, Ordering::Relaxed);
+        }
+        if let Ok(mut r) = self.reasons.lock() {
+            *r = reasons;
+        }
+    }
+}

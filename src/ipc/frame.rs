@@ -1,0 +1,73 @@
+//! Framing: a little-endian u32 length followed by a postcard-encoded message.
+
+use serde::{de::DeserializeOwned, Serialize};
+use std::io::{Read, Write};
+
+/// Largest frame accepted (outputs of one compile travel in one frame).
+pub const MAX_FRAME: usize = 1 << 30;
+
+/// Framing and decoding failures.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("connection closed")]
+    Closed,
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("frame of {0} bytes exceeds the limit")]
+    TooLarge(usize),
+    #[error("malformed message: {0}")]
+    Decode(#[from] postcard::Error),
+}
+
+/// Writes one message as a frame.
+pub fn write_frame<T: Serialize>(out: &mut impl Write, msg: &T) -> Result<(), FrameError> {
+    let body = postcard::to_stdvec(msg)?;
+    if body.len() > MAX_FRAME {
+        return Err(FrameError::TooLarge(body.len()));
+    }
+    let mut buf = Vec::with_capacity(body.len() + 4);
+    buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&body);
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Reads one frame and decodes it.
+pub fn read_frame<T: DeserializeOwned>(input: &mut impl Read) -> Result<T, FrameError> {
+    let mut len = [0u8; 4];
+    match input.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len];
+    input.read_exact(&mut body)?;
+    Ok(postcard::from_bytes(&body)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_garbage() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &("hello".to_string(), 42u32)).unwrap();
+        let back: (String, u32) = read_frame(&mut buf.as_slice()).unwrap();
+        assert_eq!(back, ("hello".to_string(), 42));
+        let garbage = [3u8, 0, 0, 0, 0xff, 0xff, 0xff];
+        assert!(read_frame::<(String, u32)>(&mut garbage.as_slice()).is_err());
+        let truncated = [10u8, 0, 0, 0, 1];
+        assert!(read_frame::<(String, u32)>(&mut truncated.as_slice()).is_err());
+        let huge = [0xffu8, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            read_frame::<(String, u32)>(&mut huge.as_slice()),
+            Err(FrameError::TooLarge(_))
+        ));
+    }
+}

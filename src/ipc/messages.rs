@@ -1,0 +1,158 @@
+//! The messages exchanged between the wrapper (client) and the daemon.
+//!
+//! One compile is one connection: `Compile` → (`Preprocessed`)? → a verdict; on a miss the
+//! client runs the compiler and answers `Store` on the same connection.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bumped whenever a message changes shape; a mismatch makes the client fall back.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Client → daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// First message of a compile conversation.
+    Compile(CompileRequest),
+    /// Answer to [`Response::RunPreprocessor`]: blake3 of the `-E` output and the files its line
+    /// markers name.
+    Preprocessed {
+        output_hash: [u8; 32],
+        files: Vec<String>,
+    },
+    /// The preprocessor failed: compile instead.
+    PreprocessFailed,
+    /// Answer to [`Response::Compile`]: what the compiler did.
+    Store(StoreRequest),
+    /// A hit could not be restored (blob missing or corrupt): forget it and compile.
+    HitFailed { reason: String },
+    /// Counters and sizes.
+    Stats,
+    /// Reset counters.
+    ZeroStats,
+    /// Drop every cached entry and blob.
+    Clear,
+    /// Exit after answering.
+    Shutdown,
+    /// Liveness check; answered with `Pong`.
+    Ping,
+    /// A client ran the compiler itself because talking to the daemon failed in a way the
+    /// daemon could not count (counted as an error).
+    ReportFallback { reason: String },
+}
+
+/// Everything the daemon needs to decide hit or miss.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompileRequest {
+    pub protocol: u32,
+    pub cwd: String,
+    /// Absolute path of the real compiler.
+    pub compiler: String,
+    /// Arguments after the compiler.
+    pub args: Vec<String>,
+    /// The client's environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// One file to restore on a hit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Materialize {
+    /// Blob file to copy from.
+    pub blob_path: String,
+    /// Expected blake3 of the blob's content.
+    pub hash: [u8; 32],
+    /// Destination, as the invocation names it (relative to the client's cwd or absolute).
+    pub dest: String,
+    /// Unix mode bits to apply (0 = leave default).
+    pub mode: u32,
+}
+
+/// What a hit restores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HitPlan {
+    pub files: Vec<Materialize>,
+    /// Small files written directly (the re-rendered depfile).
+    pub inline_files: Vec<(String, Vec<u8>)>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub exit_code: i32,
+}
+
+/// How to run the compiler on a miss.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompilePlan {
+    /// Arguments to run (may contain the depfile placeholder to substitute).
+    pub args: Vec<String>,
+    /// Placeholder in `args` to replace by a temp depfile path, if any.
+    pub depfile_placeholder: Option<String>,
+    /// Output paths to send back after a successful compile, in order.
+    pub outputs: Vec<String>,
+    /// Outputs that may be absent.
+    pub optional: Vec<bool>,
+    /// Additional env vars to set for the compile.
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// Daemon → client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Response {
+    Hit(HitPlan),
+    /// Run the real compiler with the original arguments; nothing is cached.
+    Uncacheable {
+        reason: String,
+    },
+    /// Run the preprocessor with these arguments (stdout captured) and answer `Preprocessed`.
+    RunPreprocessor {
+        args: Vec<String>,
+    },
+    /// Run the compiler per the plan and answer `Store`.
+    Compile(CompilePlan),
+    /// The result was handled; write these files (the build's depfile) and exit with the
+    /// compiler's status.
+    Stored {
+        inline_files: Vec<(String, Vec<u8>)>,
+    },
+    Stats(StatsSnapshot),
+    Pong {
+        pid: u32,
+        version: String,
+    },
+    Ok,
+    Error {
+        message: String,
+    },
+}
+
+/// What the compiler did on a miss.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreRequest {
+    pub exit_code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Contents of each planned output (None when absent), with mode bits.
+    pub outputs: Vec<Option<(Vec<u8>, u32)>>,
+    /// The depfile the compiler wrote, if one was planned.
+    pub depfile: Option<Vec<u8>>,
+    /// Wall time of the compile in milliseconds (for "time saved").
+    pub compile_ms: u64,
+}
+
+/// Counters reported by `zccache stats`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub hits: u64,
+    pub direct_hits: u64,
+    pub preprocessor_hits: u64,
+    pub misses: u64,
+    pub uncacheable: u64,
+    pub errors: u64,
+    pub entries: u64,
+    pub cache_size_bytes: u64,
+    pub max_size_bytes: u64,
+    pub evictions: u64,
+    pub time_saved_ms: u64,
+    pub reasons: BTreeMap<String, u64>,
+    pub daemon_pid: u32,
+    pub daemon_uptime_s: u64,
+    pub cache_dir: String,
+}

@@ -1,0 +1,180 @@
+//! Path → (size, mtime, ctime, inode) → blake3, validated by a `stat` on every use.
+//!
+//! A cached hash is only trusted when the file's stat still matches and the file was already
+//! "settled" (mtime/ctime at least [`SETTLE`] in the past) when it was hashed: a file written
+//! twice within one timestamp tick could otherwise keep an old hash. Unsettled files are
+//! re-read every time, so a header saved a millisecond before a compile is always seen.
+
+use crate::store::Digest;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How old a file's timestamps must be before its hash is reused without re-reading.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// The source uses `__DATE__` or `__TIME__`.
+pub const USES_DATE_TIME: u8 = 1;
+/// The source uses `__TIMESTAMP__` (the file's mtime: never reproducible).
+pub const USES_TIMESTAMP: u8 = 2;
+
+/// A file's content digest plus facts found while reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileDigest {
+    pub hash: Digest,
+    pub time_macros: u8,
+    /// Newest of mtime/ctime, nanoseconds since the epoch.
+    pub changed_ns: i128,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StatKey {
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    ino: u64,
+    dev: u64,
+}
+
+impl StatKey {
+    fn of(meta: &std::fs::Metadata) -> StatKey {
+        StatKey {
+            size: meta.len(),
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+            ino: meta.ino(),
+            dev: meta.dev(),
+        }
+    }
+    fn changed_ns(&self) -> i128 {
+        self.mtime_ns.max(self.ctime_ns)
+    }
+}
+
+struct Entry {
+    stat: StatKey,
+    digest: FileDigest,
+}
+
+/// The daemon's shared hash cache.
+#[derive(Default)]
+pub struct HashCache {
+    entries: Mutex<HashMap<PathBuf, Entry>>,
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// Scans content for the time macros that make output depend on the wall clock.
+pub fn scan_time_macros(bytes: &[u8]) -> u8 {
+    let mut flags = 0;
+    if memchr::memmem::find(bytes, b"__DATE__").is_some() {
+        flags |= USES_DATE_TIME;
+    }
+    if let Some(pos) = memchr::memmem::find(bytes, b"__TIME") {
+        // Either __TIME__ or __TIMESTAMP__ (look at every occurrence).
+        let mut rest = &bytes[pos..];
+        while let Some(p) = memchr::memmem::find(rest, b"__TIME") {
+            let tail = &rest[p..];
+            if tail.starts_with(b"__TIMESTAMP__") {
+                flags |= USES_TIMESTAMP;
+            } else if tail.starts_with(b"__TIME__") {
+                flags |= USES_DATE_TIME;
+            }
+            rest = &rest[p + 6..];
+        }
+    }
+    flags
+}
+
+impl HashCache {
+    pub fn new() -> HashCache {
+        HashCache::default()
+    }
+
+    /// Digest of the file at `path` (absolute), or the I/O error (missing, unreadable).
+    pub fn digest(&self, path: &Path) -> std::io::Result<FileDigest> {
+        let meta = std::fs::metadata(path)?;
+        let stat = StatKey::of(&meta);
+        {
+            let entries = self
+                .entries
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(e) = entries.get(path) {
+                if e.stat == stat {
+                    return Ok(e.digest);
+                }
+            }
+        }
+        let bytes = std::fs::read(path)?;
+        let digest = FileDigest {
+            hash: *blake3::hash(&bytes).as_bytes(),
+            time_macros: scan_time_macros(&bytes),
+            changed_ns: stat.changed_ns(),
+        };
+        // Re-check: a write during the read makes this digest unreliable for caching.
+        let after = std::fs::metadata(path).map(|m| StatKey::of(&m)).ok();
+        let settled = now_ns() - stat.changed_ns() >= SETTLE.as_nanos() as i128;
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if settled && after == Some(stat) {
+            entries.insert(path.to_path_buf(), Entry { stat, digest });
+        } else {
+            entries.remove(path);
+        }
+        Ok(digest)
+    }
+
+    /// Number of files currently remembered.
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets everything (after `zccache clear`).
+    pub fn clear(&self) {
+        if let Ok(mut e) = self.entries.lock() {
+            e.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_time_macros() {
+        assert_eq!(scan_time_macros(b"int x;"), 0);
+        assert_eq!(
+            scan_time_macros(b"const char* d = __DATE__;"),
+            USES_DATE_TIME
+        );
+        assert_eq!(scan_time_macros(b"__TIME__"), USES_DATE_TIME);
+        assert_eq!(scan_time_macros(b"x __TIMESTAMP__"), USES_TIMESTAMP);
+    }
+
+    #[test]
+    fn sees_a_rewrite_immediately() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.h");
+        std::fs::write(&p, "int a;").unwrap();
+        let cache = HashCache::new();
+        let d1 = cache.digest(&p).unwrap();
+        std::fs::write(&p, "int b;").unwrap(); // same size, maybe same mtime tick
+        let d2 = cache.digest(&p).unwrap();
+        assert_ne!(d1.hash, d2.hash);
+    }
+}

@@ -1,0 +1,5 @@
+//! File metadata and content hashes kept warm in the daemon's memory.
+
+pub mod hash_cache;
+
+pub use hash_cache::{FileDigest, HashCache};

@@ -1,0 +1,69 @@
+//! Records kept in the index: manifests (direct-mode lookups) and results (what to restore).
+
+use super::Digest;
+use serde::{Deserialize, Serialize};
+
+/// Most entries kept per manifest; the oldest are dropped first.
+pub const MAX_MANIFEST_ENTRIES: usize = 24;
+
+/// All known header-state variants for one (compiler, args, source path) key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Most recent first.
+    pub entries: Vec<ManifestEntry>,
+}
+
+/// One variant: when every file still has its hash and every absent path is still absent,
+/// `result` is the cached outcome.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestEntry {
+    /// Files the compile read (paths as the compiler named them; relative ones resolve against
+    /// the cwd), source first.
+    pub files: Vec<(String, Digest)>,
+    /// Paths that did not exist and would have shadowed a header had they existed.
+    pub absent: Vec<String>,
+    pub result: Digest,
+}
+
+impl Manifest {
+    /// Adds an entry at the front, replacing an equal one, keeping the size bounded.
+    pub fn push_front(&mut self, entry: ManifestEntry) {
+        self.entries
+            .retain(|e| e.files != entry.files || e.absent != entry.absent);
+        self.entries.insert(0, entry);
+        self.entries.truncate(MAX_MANIFEST_ENTRIES);
+    }
+}
+
+/// One output file of a cached compile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredOutput {
+    pub role: String,
+    pub blob: Digest,
+    pub size: u64,
+    pub mode: u32,
+}
+
+/// A cached compile outcome.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ResultRecord {
+    pub outputs: Vec<StoredOutput>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Depfile prerequisites as the compiler escaped them, in its order (source first).
+    pub deps: Vec<String>,
+    /// Per dep: whether it is a system header (left out of `-MMD` depfiles).
+    pub system_deps: Vec<bool>,
+    /// How long the compile took, for "time saved".
+    pub compile_ms: u64,
+}
+
+/// Encodes a record for the index.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).unwrap_or_default()
+}
+
+/// Decodes a record; a corrupt record reads as None (a miss, never a wrong hit).
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
+    postcard::from_bytes(bytes).ok()
+}
