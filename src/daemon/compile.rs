@@ -196,6 +196,12 @@ fn try_hit<C: Read + Write>(
         state.index.remove_result(result_key);
         return Ok(None);
     };
+    // Counted before answering so `zccache stats` right after the build sees it.
+    if preprocessor {
+        state.stats.preprocessor_hit(record.compile_ms);
+    } else {
+        state.stats.direct_hit(record.compile_ms);
+    }
     send(conn, &Response::Hit(plan))?;
     // The client closes the connection after restoring; a HitFailed means a blob was bad.
     match read_frame::<Request>(conn) {
@@ -203,15 +209,11 @@ fn try_hit<C: Read + Write>(
             for out in &record.outputs {
                 state.index.touch_blob(out.blob);
             }
-            if preprocessor {
-                state.stats.preprocessor_hit(record.compile_ms);
-            } else {
-                state.stats.direct_hit(record.compile_ms);
-            }
             Ok(Some(Ok(())))
         }
         Ok(Request::HitFailed { reason }) => {
             tracing::warn!("cached result could not be restored ({reason}); recompiling");
+            state.stats.undo_hit(preprocessor, record.compile_ms);
             state.stats.error("restore_failed");
             for out in &record.outputs {
                 state.blobs.remove(&out.blob);
@@ -336,6 +338,19 @@ fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, _record
         result: *result,
     });
     ctx.state.index.put_manifest(ctx.manifest_key, manifest);
+}
+
+/// The file set of the manifest entry pointing at `result`.
+fn manifest_files_of(
+    index: &crate::store::Index,
+    key: &Digest,
+    result: &Digest,
+) -> Vec<(String, Digest)> {
+    index
+        .manifest(key)
+        .and_then(|m| m.entries.iter().find(|e| e.result == *result).cloned())
+        .map(|e| e.files)
+        .unwrap_or_default()
 }
 
 /// Miss: have the client compile, then store what it produced.
@@ -496,8 +511,22 @@ fn ingest(
         result: rkey,
     });
     state.index.put_manifest(ctx.manifest_key, manifest);
-    if let Some(pkey) = pp_key {
-        state.index.put_preproc(pkey, rkey);
+    match pp_key {
+        Some(pkey) => state.index.put_preproc(pkey, rkey),
+        None if state.settings.preprocessor.value && ctx.inv.language != Language::Preprocessed => {
+            if let Some(backfill) = state.backfill.get() {
+                backfill.submit(super::backfill::Job {
+                    compiler: ctx.req.compiler.clone(),
+                    args: ctx.inv.preprocess_args.clone(),
+                    cwd: ctx.cwd.to_path_buf(),
+                    env: ctx.req.env.clone(),
+                    manifest_key: ctx.manifest_key,
+                    result_key: rkey,
+                    files: manifest_files_of(&state.index, &ctx.manifest_key, &rkey),
+                });
+            }
+        }
+        None => {}
     }
     Ok(record)
 }

@@ -3,6 +3,7 @@
 //! It owns the store (only the daemon writes the cache), keeps file hashes and compiler
 //! identities warm, and serves one thread per connection.
 
+pub mod backfill;
 pub mod compile;
 pub mod compiler_id;
 pub mod keys;
@@ -88,7 +89,11 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         started: Instant::now(),
         active: Default::default(),
         last_activity: Mutex::new(Instant::now()),
+        backfill: std::sync::OnceLock::new(),
     });
+    let _ = state
+        .backfill
+        .set(backfill::Backfill::start(Arc::downgrade(&state)));
     state.stats.restore(state.index.load_stats());
 
     let socket = layout.socket();

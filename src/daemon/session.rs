@@ -55,7 +55,9 @@ fn handle(state: &Arc<DaemonState>, conn: &mut Stream) -> Result<(), FrameError>
                     },
                 );
             }
-            super::compile::converse(state, &req, conn)
+            let result = super::compile::converse(state, &req, conn);
+            state.touch();
+            result
         }
         Request::Stats => write_frame(conn, &Response::Stats(state.snapshot())),
         Request::ZeroStats => {

@@ -24,6 +24,8 @@ pub struct DaemonState {
     pub active: AtomicUsize,
     /// When the last connection ended.
     pub last_activity: Mutex<Instant>,
+    /// Background preprocessor-tier filler.
+    pub backfill: std::sync::OnceLock<super::backfill::Backfill>,
 }
 
 impl DaemonState {
@@ -40,6 +42,14 @@ impl DaemonState {
         s
     }
 
+    /// Records real work (a compile), restarting the idle countdown. Control requests
+    /// (`status`, `stats`) do not keep the daemon alive.
+    pub fn touch(&self) {
+        if let Ok(mut t) = self.last_activity.lock() {
+            *t = Instant::now();
+        }
+    }
+
     /// Marks a connection as started; the guard marks it finished.
     pub fn enter(self: &Arc<Self>) -> ActiveGuard {
         self.active.fetch_add(1, Ordering::SeqCst);
@@ -52,9 +62,6 @@ pub struct ActiveGuard(Arc<DaemonState>);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        if let Ok(mut t) = self.0.last_activity.lock() {
-            *t = Instant::now();
-        }
         self.0.active.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -38,6 +38,18 @@ impl Stats {
         self.bump();
     }
 
+    /// Takes back a hit the client could not restore.
+    pub fn undo_hit(&self, preprocessor: bool, saved_ms: u64) {
+        let counter = if preprocessor {
+            &self.preprocessor_hits
+        } else {
+            &self.direct_hits
+        };
+        counter.fetch_sub(1, Ordering::Relaxed);
+        self.time_saved_ms.fetch_sub(saved_ms, Ordering::Relaxed);
+        self.bump();
+    }
+
     pub fn miss(&self) {
         self.misses.fetch_add(1, Ordering::Relaxed);
         self.bump();
