@@ -31,6 +31,9 @@ pub enum DepfilePlan {
     },
     /// The build asked for none: zccache injects `-MD -MF <tmp>` on a miss.
     Inject,
+    /// No header discovery: the compile reads exactly `source` and `extra_inputs` (e.g. a
+    /// link of objects). `miss_args` contain no depfile placeholder.
+    None,
 }
 
 /// A cacheable compile, as far as the argv tells.
@@ -43,6 +46,10 @@ pub struct Invocation {
     pub source: String,
     /// Other files the compile reads whose contents must be in the key up front.
     pub extra_inputs: Vec<String>,
+    /// Environment variables (beyond the family's standard list) whose values are in the key.
+    pub key_env: Vec<String>,
+    /// Prefixes of environment variable names whose values are all in the key (`EM_`).
+    pub key_env_prefixes: Vec<String>,
     /// Files the compile writes.
     pub outputs: Vec<OutputSlot>,
     /// How headers are learned / which depfile the build wants.

@@ -359,9 +359,10 @@ fn miss<C: Read + Write>(
     conn: &mut C,
     pp_key: Option<Digest>,
 ) -> Result<(), FrameError> {
+    let discovers_headers = !matches!(ctx.inv.depfile, DepfilePlan::None);
     let plan = CompilePlan {
         args: ctx.inv.miss_args.clone(),
-        depfile_placeholder: Some(DEPFILE_PLACEHOLDER.to_string()),
+        depfile_placeholder: discovers_headers.then(|| DEPFILE_PLACEHOLDER.to_string()),
         outputs: ctx.inv.outputs.iter().map(|o| o.path.clone()).collect(),
         optional: ctx.inv.outputs.iter().map(|o| o.optional).collect(),
         extra_env: Vec::new(),
@@ -440,11 +441,14 @@ fn ingest(
     pp_key: Option<Digest>,
 ) -> Result<ResultRecord, IngestError> {
     let state = ctx.state;
-    let text = store
-        .depfile
-        .as_deref()
-        .ok_or_else(|| IngestError::Failed("compiler wrote no depfile".into()))?;
-    let parsed = depfile::parse(&String::from_utf8_lossy(text));
+    let parsed = match (&ctx.inv.depfile, store.depfile.as_deref()) {
+        (DepfilePlan::None, _) => depfile::Depfile {
+            targets: Vec::new(),
+            deps: vec![ctx.inv.source.replace(' ', "\\ ")],
+        },
+        (_, Some(text)) => depfile::parse(&String::from_utf8_lossy(text)),
+        (_, None) => return Err(IngestError::Failed("compiler wrote no depfile".into())),
+    };
     if parsed.deps.is_empty() {
         return Err(IngestError::Failed("empty depfile".into()));
     }
@@ -513,7 +517,10 @@ fn ingest(
     state.index.put_manifest(ctx.manifest_key, manifest);
     match pp_key {
         Some(pkey) => state.index.put_preproc(pkey, rkey),
-        None if state.settings.preprocessor.value && ctx.inv.language != Language::Preprocessed => {
+        None if state.settings.preprocessor.value
+            && ctx.inv.language != Language::Preprocessed
+            && !ctx.inv.preprocess_args.is_empty() =>
+        {
             if let Some(backfill) = state.backfill.get() {
                 backfill.submit(super::backfill::Job {
                     compiler: ctx.req.compiler.clone(),

@@ -60,6 +60,28 @@ pub fn manifest_key(
             None => field(&mut h, b"-"),
         }
     }
+    for var in &inv.key_env {
+        field(&mut h, var.as_bytes());
+        field(
+            &mut h,
+            env.get(var.as_str()).copied().unwrap_or("-").as_bytes(),
+        );
+    }
+    if !inv.key_env_prefixes.is_empty() {
+        let mut vars: Vec<(&&str, &&str)> = env
+            .iter()
+            .filter(|(k, _)| {
+                inv.key_env_prefixes
+                    .iter()
+                    .any(|p| k.starts_with(p.as_str()))
+            })
+            .collect();
+        vars.sort();
+        for (k, v) in vars {
+            field(&mut h, k.as_bytes());
+            field(&mut h, v.as_bytes());
+        }
+    }
     if inv.embeds_cwd(cwd) {
         field(&mut h, b"cwd");
         field(&mut h, cwd.as_bytes());

@@ -410,6 +410,8 @@ fn build(family: Family, s: Scan) -> Result<Invocation, Uncacheable> {
         key_args,
         source,
         extra_inputs: s.extra_inputs,
+        key_env: Vec::new(),
+        key_env_prefixes: Vec::new(),
         outputs,
         depfile,
         debug_info: s.debug,
