@@ -82,7 +82,9 @@ bench_ensure_ref() {
 }
 
 # bench_ensure_ours: sets OURS_BIN (empty if unavailable). Uses $ZCCACHE when set;
-# otherwise target/release/zccache, building it with `cargo build --release` if missing.
+# otherwise target/release/zccache, built with `cargo build --release` (a no-op when it is
+# up to date; this keeps a stale binary from being benchmarked). BENCH_NO_BUILD=1 skips
+# the build when the binary already exists.
 bench_ensure_ours() {
     OURS_BIN=""
     local bin
@@ -93,7 +95,7 @@ bench_ensure_ours() {
         fi
     else
         bin="$REPO_ROOT/target/release/zccache"
-        if [[ ! -x "$bin" ]]; then
+        if [[ ! -x "$bin" || -z "${BENCH_NO_BUILD:-}" ]]; then
             bench_log "building our zccache: cargo build --release (in $REPO_ROOT)"
             (cd "$REPO_ROOT" && cargo build --release >&2) \
                 || bench_loud "cargo build --release FAILED"

@@ -121,7 +121,7 @@ pub fn quote_target(path: &str) -> String {
 /// Renders a depfile exactly as `family`'s compiler would write it.
 pub fn render(family: Family, targets: &[String], deps: &[String], phony: bool) -> String {
     match family {
-        Family::Clang => render_clang(targets, deps, phony),
+        Family::Clang | Family::Emcc => render_clang(targets, deps, phony),
         _ => render_gcc(targets, deps, phony),
     }
 }

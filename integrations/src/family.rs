@@ -10,6 +10,10 @@ pub enum Family {
     Gcc,
     /// Clang (`clang`, `clang++`, `clang-14`).
     Clang,
+    /// rustc, and clippy-driver (whose first argument is the rustc it wraps).
+    Rustc,
+    /// Emscripten's drivers (`emcc`, `em++`, `emcc.py`, emsdk's `upstream/emscripten/emcc`).
+    Emcc,
     /// Anything else: passed through uncached.
     Unknown,
 }
@@ -20,6 +24,8 @@ impl Family {
         match self {
             Family::Gcc => "gcc",
             Family::Clang => "clang",
+            Family::Rustc => "rustc",
+            Family::Emcc => "emcc",
             Family::Unknown => "unknown",
         }
     }
@@ -51,6 +57,13 @@ pub fn detect_family(compiler: &Path) -> Family {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
+    let plain = file_name.strip_suffix(".exe").unwrap_or(file_name);
+    if plain == "rustc" || plain == "clippy-driver" {
+        return Family::Rustc;
+    }
+    if matches!(plain, "emcc" | "em++" | "emcc.py" | "em++.py") {
+        return Family::Emcc;
+    }
     match base_compiler_name(file_name) {
         "gcc" | "g++" | "cc" | "c++" => Family::Gcc,
         "clang" | "clang++" => Family::Clang,
@@ -75,6 +88,13 @@ mod tests {
             ("/usr/lib/llvm-14/bin/clang", Family::Clang),
             ("ld", Family::Unknown),
             ("python3", Family::Unknown),
+            ("/x/bin/rustc", Family::Rustc),
+            ("clippy-driver", Family::Rustc),
+            ("emcc", Family::Emcc),
+            ("/usr/bin/em++", Family::Emcc),
+            ("/opt/emsdk/upstream/emscripten/emcc", Family::Emcc),
+            ("emcc.py", Family::Emcc),
+            ("em-config", Family::Unknown),
         ] {
             assert_eq!(detect_family(Path::new(name)), fam, "{name}");
         }

@@ -34,6 +34,12 @@ pub enum DepfilePlan {
     /// No header discovery: the compile reads exactly `source` and `extra_inputs` (e.g. a
     /// link of objects). `miss_args` contain no depfile placeholder.
     None,
+    /// rustc's own dep-info output (`--emit=dep-info`): the files it lists (and its
+    /// `# env-dep:` lines) are the inputs; zccache rewrites it for this build's paths on a hit.
+    RustDepInfo {
+        /// Where this invocation's rustc writes it.
+        path: String,
+    },
 }
 
 /// A cacheable compile, as far as the argv tells.
@@ -50,6 +56,15 @@ pub struct Invocation {
     pub key_env: Vec<String>,
     /// Prefixes of environment variable names whose values are all in the key (`EM_`).
     pub key_env_prefixes: Vec<String>,
+    /// Names matched by `key_env_prefixes` that stay out of the key (paths, jobserver fds).
+    pub key_env_exclude: Vec<String>,
+    /// Path prefixes replaced by a placeholder wherever they appear in the key, the recorded
+    /// inputs, the replayed output and the dep-info (e.g. cargo's target profile dir), so a
+    /// result is shared between target dirs and restored with this build's paths.
+    pub path_prefix_map: Vec<(String, String)>,
+    /// Other tools whose identity goes into the key (the linker for linking crate types, the
+    /// rustc behind clippy-driver): names resolved on PATH, or paths.
+    pub tool_identities: Vec<String>,
     /// Files the compile writes.
     pub outputs: Vec<OutputSlot>,
     /// How headers are learned / which depfile the build wants.
@@ -108,6 +123,8 @@ pub enum Language {
     Asm,
     /// Already preprocessed (`.i`, `.ii`): no headers.
     Preprocessed,
+    /// Rust (rustc).
+    Rust,
 }
 
 impl Language {
@@ -120,6 +137,7 @@ impl Language {
             Language::ObjCxx => "objective-c++",
             Language::Asm => "assembler-with-cpp",
             Language::Preprocessed => "cpp-output",
+            Language::Rust => "rust",
         }
     }
 }
@@ -164,6 +182,20 @@ pub enum Uncacheable {
     CompileFailed,
     #[error("output file missing after compile")]
     MissingOutput,
+    #[error("incremental compilation (-C incremental)")]
+    Incremental,
+    #[error("output named with -o or --emit=kind=path")]
+    ExplicitOutputPath,
+    #[error(
+        "Emscripten port build (-sUSE_*, --use-port, -l<port>) writes into the Emscripten cache"
+    )]
+    EmscriptenPort,
+    #[error("Emscripten setup not understood: {0}")]
+    EmscriptenSetup(String),
+    #[error("compile and link in one command (source files in a link)")]
+    CompileAndLink,
+    #[error("link input not found or not hashable: {0}")]
+    LinkInputUnresolved(String),
 }
 
 impl Uncacheable {
@@ -187,6 +219,12 @@ impl Uncacheable {
             Uncacheable::DependencyEnv => "dependency_env",
             Uncacheable::CompileFailed => "compile_failed",
             Uncacheable::MissingOutput => "missing_output",
+            Uncacheable::Incremental => "incremental",
+            Uncacheable::ExplicitOutputPath => "explicit_output_path",
+            Uncacheable::EmscriptenPort => "emscripten_port",
+            Uncacheable::EmscriptenSetup(_) => "emscripten_setup",
+            Uncacheable::CompileAndLink => "compile_and_link",
+            Uncacheable::LinkInputUnresolved(_) => "link_input_unresolved",
         }
     }
 }

@@ -6,11 +6,13 @@
 //! parse needs (reading `@response` files).
 
 pub mod depfile;
+pub mod emcc;
 pub mod family;
 pub mod gcc;
 pub mod invocation;
 pub mod preprocessed;
 pub mod response_file;
+pub mod rustc;
 
 pub use family::{detect_family, Family};
 pub use invocation::{
@@ -23,6 +25,23 @@ use std::path::Path;
 pub fn parse(family: Family, args: &[String], cwd: &Path) -> Result<Invocation, Uncacheable> {
     match family {
         Family::Gcc | Family::Clang => gcc::parse(family, args, cwd),
+        Family::Rustc => rustc::parse(args, cwd),
+        Family::Emcc => emcc::parse(Path::new("emcc"), args, cwd, &emcc::Env::new()),
         Family::Unknown => Err(Uncacheable::UnknownCompiler),
+    }
+}
+
+/// Like [`parse`], for adapters that also need the resolved compiler path and the client's
+/// environment (emcc: its tree, its config file, `EM_*` overrides).
+pub fn parse_with_env(
+    family: Family,
+    compiler: &Path,
+    args: &[String],
+    cwd: &Path,
+    env: &std::collections::HashMap<&str, &str>,
+) -> Result<Invocation, Uncacheable> {
+    match family {
+        Family::Emcc => emcc::parse(compiler, args, cwd, env),
+        _ => parse(family, args, cwd),
     }
 }

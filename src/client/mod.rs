@@ -213,15 +213,23 @@ fn compile_and_store(
             .collect(),
         None => plan.args.clone(),
     };
-    let captured = match run::run_captured(compiler, &args, &plan.extra_env) {
+    // Output is streamed to the build as it comes (cargo reads rustc's artifact
+    // notifications while it runs) and captured for the cache.
+    let captured = match run::run_streamed(compiler, &args, &plan.extra_env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("zccache: cannot run {}: {e}", compiler.display());
             return Ok(Outcome::Done(127));
         }
     };
-    let depfile_bytes = std::fs::read(&depfile).ok();
-    let _ = std::fs::remove_file(&depfile);
+    let depfile_bytes = match &plan.depfile_path {
+        Some(path) => std::fs::read(path).ok(),
+        None => {
+            let bytes = std::fs::read(&depfile).ok();
+            let _ = std::fs::remove_file(&depfile);
+            bytes
+        }
+    };
     let outputs = if captured.exit_code == 0 {
         plan.outputs
             .iter()
@@ -250,7 +258,6 @@ fn compile_and_store(
                     return Ok(Outcome::RunUncached);
                 }
             }
-            run::replay(&captured.stdout, &captured.stderr);
             Ok(Outcome::Done(captured.exit_code))
         }
         Ok(_) | Err(_) => {

@@ -43,6 +43,59 @@ pub fn run_captured(
     })
 }
 
+/// Runs the compiler, copying its stdout/stderr to ours as they arrive while also capturing
+/// them.
+pub fn run_streamed(
+    compiler: &Path,
+    args: &[String],
+    extra_env: &[(String, String)],
+) -> std::io::Result<Captured> {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let mut child = Command::new(compiler)
+        .args(args)
+        .envs(extra_env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    fn pump<R: Read, W: Write>(mut from: R, mut to: W) -> Vec<u8> {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    all.extend_from_slice(&buf[..n]);
+                    let _ = to.write_all(&buf[..n]);
+                    let _ = to.flush();
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        all
+    }
+    let out = child.stdout.take();
+    let err = child.stderr.take();
+    let out_thread = std::thread::spawn(move || match out {
+        Some(o) => pump(o, std::io::stdout()),
+        None => Vec::new(),
+    });
+    let stderr = match err {
+        Some(e) => pump(e, std::io::stderr()),
+        None => Vec::new(),
+    };
+    let stdout = out_thread.join().unwrap_or_default();
+    let status = child.wait()?;
+    Ok(Captured {
+        exit_code: exit_code_of(status),
+        stdout,
+        stderr,
+        millis: started.elapsed().as_millis() as u64,
+    })
+}
+
 /// The shell-style exit code of a finished process (128+signal when killed).
 pub fn exit_code_of(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;

@@ -1,6 +1,7 @@
 //! One compile conversation: parse → direct-mode lookup → preprocessor tier → miss and store.
 
 use super::keys::{manifest_key, preprocessor_key, result_key, time_macros_block};
+use super::pathmap::PathMap;
 use super::shadowing::{absent_candidates, is_system_header, search_order, split_env_path};
 use super::state::DaemonState;
 use crate::ipc::{
@@ -70,7 +71,13 @@ pub fn converse<C: Read + Write>(
     if env.contains_key("DEPENDENCIES_OUTPUT") || env.contains_key("SUNPRO_DEPENDENCIES") {
         return uncacheable(conn, Uncacheable::DependencyEnv.name());
     }
-    let inv = match zccache_integrations::parse(family, &req.args, cwd) {
+    let inv = match zccache_integrations::parse_with_env(
+        family,
+        Path::new(&req.compiler),
+        &req.args,
+        cwd,
+        &env,
+    ) {
         Ok(inv) => inv,
         Err(why) => {
             tracing::debug!("uncacheable: {why}");
@@ -98,7 +105,49 @@ pub fn converse<C: Read + Write>(
             Err(_) => return uncacheable(conn, "input_unreadable"),
         }
     }
-    let key = manifest_key(&inv, &compiler_id, &env, &req.cwd, &extra);
+    let mut tool_ids = Vec::new();
+    for tool in &inv.tool_identities {
+        let Some(path) = resolve_tool(tool, cwd, env.get("PATH").copied()) else {
+            return uncacheable(conn, "tool_not_found");
+        };
+        match state.compilers.identity(&path) {
+            Ok(id) => tool_ids.push(id),
+            Err(_) => return uncacheable(conn, "tool_unreadable"),
+        }
+    }
+    let paths = PathMap::new(&inv.path_prefix_map);
+    let key = manifest_key(
+        &inv,
+        &compiler_id,
+        &env,
+        &req.cwd,
+        &extra,
+        &tool_ids,
+        &paths,
+    );
+    if tracing::enabled!(tracing::Level::TRACE) {
+        let args: Vec<String> = inv.key_args.iter().map(|a| paths.to_stored(a)).collect();
+        let keyed_env: Vec<&(String, String)> = req
+            .env
+            .iter()
+            .filter(|(k, _)| {
+                super::keys::OUTPUT_ENV.contains(&k.as_str())
+                    || (inv
+                        .key_env_prefixes
+                        .iter()
+                        .any(|p| k.starts_with(p.as_str()))
+                        && !inv.key_env_exclude.contains(k))
+            })
+            .collect();
+        tracing::trace!("keyed env: {keyed_env:?}");
+        tracing::trace!(
+            "key {} (compiler {}) for {}: args={args:?} extra={extra:?} tools={}",
+            crate::store::hex(&key),
+            crate::store::hex(&compiler_id),
+            inv.source,
+            tool_ids.len()
+        );
+    }
     let mut ctx = Ctx {
         state,
         req,
@@ -165,13 +214,42 @@ pub fn converse<C: Read + Write>(
     miss(&mut ctx, conn, pp_key)
 }
 
-/// Whether every file of `entry` still has its recorded hash and every shadowing candidate
-/// is still absent.
+/// A tool named by an adapter (`cc`, `/path/rustc`), resolved on the compile's PATH.
+fn resolve_tool(tool: &str, cwd: &Path, path_var: Option<&str>) -> Option<String> {
+    if tool.contains('/') {
+        return Some(resolve(cwd, tool).to_string_lossy().into_owned());
+    }
+    std::env::split_paths(path_var?)
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+impl Ctx<'_> {
+    fn paths(&self) -> PathMap<'_> {
+        PathMap::new(&self.inv.path_prefix_map)
+    }
+
+    /// A recorded (placeholder) path made absolute for this build.
+    fn local_path(&self, stored: &str) -> std::path::PathBuf {
+        resolve(self.cwd, &self.paths().to_local(stored))
+    }
+}
+
+/// Whether every file of `entry` still has its recorded hash, every shadowing candidate is
+/// still absent and every environment variable it read still has its value.
 fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
     for (path, hash) in &entry.files {
-        match ctx.state.hashes.digest(&resolve(ctx.cwd, path)) {
+        match ctx.state.hashes.digest(&ctx.local_path(path)) {
             Ok(d) if d.hash == *hash => {}
             _ => return false,
+        }
+    }
+    let paths = ctx.paths();
+    for (name, value) in &entry.env {
+        let current = ctx.env.get(name.as_str()).map(|v| paths.to_stored(v));
+        if current.as_ref() != value.as_ref() {
+            return false;
         }
     }
     entry
@@ -252,17 +330,22 @@ fn hit_plan(ctx: &Ctx, record: &ResultRecord) -> Option<HitPlan> {
             None => return None,
         }
     }
+    let paths = ctx.paths();
     Some(HitPlan {
         files,
         inline_files: user_depfile(ctx, record).into_iter().collect(),
-        stdout: record.stdout.clone(),
-        stderr: record.stderr.clone(),
+        stdout: paths.bytes_to_local(&record.stdout),
+        stderr: paths.bytes_to_local(&record.stderr),
         exit_code: 0,
     })
 }
 
 /// The depfile the build asked for, rendered as its compiler would write it.
 fn user_depfile(ctx: &Ctx, record: &ResultRecord) -> Option<(String, Vec<u8>)> {
+    if let DepfilePlan::RustDepInfo { path } = &ctx.inv.depfile {
+        let text = ctx.paths().to_local(record.dep_info.as_deref()?);
+        return Some((path.clone(), text.into_bytes()));
+    }
     let DepfilePlan::User {
         path,
         targets,
@@ -335,6 +418,7 @@ fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, _record
     manifest.push_front(ManifestEntry {
         files: hashed,
         absent,
+        env: Vec::new(),
         result: *result,
     });
     ctx.state.index.put_manifest(ctx.manifest_key, manifest);
@@ -359,10 +443,18 @@ fn miss<C: Read + Write>(
     conn: &mut C,
     pp_key: Option<Digest>,
 ) -> Result<(), FrameError> {
-    let discovers_headers = !matches!(ctx.inv.depfile, DepfilePlan::None);
+    let injects_depfile = matches!(
+        ctx.inv.depfile,
+        DepfilePlan::User { .. } | DepfilePlan::Inject
+    );
+    let depfile_path = match &ctx.inv.depfile {
+        DepfilePlan::RustDepInfo { path } => Some(path.clone()),
+        _ => None,
+    };
     let plan = CompilePlan {
         args: ctx.inv.miss_args.clone(),
-        depfile_placeholder: discovers_headers.then(|| DEPFILE_PLACEHOLDER.to_string()),
+        depfile_placeholder: injects_depfile.then(|| DEPFILE_PLACEHOLDER.to_string()),
+        depfile_path,
         outputs: ctx.inv.outputs.iter().map(|o| o.path.clone()).collect(),
         optional: ctx.inv.outputs.iter().map(|o| o.optional).collect(),
         extra_env: Vec::new(),
@@ -441,35 +533,61 @@ fn ingest(
     pp_key: Option<Digest>,
 ) -> Result<ResultRecord, IngestError> {
     let state = ctx.state;
-    let parsed = match (&ctx.inv.depfile, store.depfile.as_deref()) {
-        (DepfilePlan::None, _) => depfile::Depfile {
-            targets: Vec::new(),
-            deps: vec![ctx.inv.source.replace(' ', "\\ ")],
-        },
-        (_, Some(text)) => depfile::parse(&String::from_utf8_lossy(text)),
-        (_, None) => return Err(IngestError::Failed("compiler wrote no depfile".into())),
-    };
-    if parsed.deps.is_empty() {
+    let paths = ctx.paths();
+    let is_rust = matches!(ctx.inv.depfile, DepfilePlan::RustDepInfo { .. });
+    // Inputs: (path as the compiler named it, escaped depfile token).
+    let mut dep_info_text = None;
+    let mut env_deps = Vec::new();
+    let (inputs, tokens): (Vec<String>, Vec<String>) =
+        match (&ctx.inv.depfile, store.depfile.as_deref()) {
+            (DepfilePlan::None, _) => (
+                vec![ctx.inv.source.clone()],
+                vec![ctx.inv.source.replace(' ', "\\ ")],
+            ),
+            (DepfilePlan::RustDepInfo { .. }, Some(text)) => {
+                let text = String::from_utf8_lossy(text).into_owned();
+                let info = zccache_integrations::rustc::parse_dep_info(&text);
+                env_deps = info
+                    .env
+                    .into_iter()
+                    .map(|(k, v)| (k, v.map(|v| paths.to_stored(&v))))
+                    .collect();
+                dep_info_text = Some(paths.to_stored(&text));
+                (info.files.clone(), info.files)
+            }
+            (_, Some(text)) => {
+                let parsed = depfile::parse(&String::from_utf8_lossy(text));
+                (
+                    parsed.deps.iter().map(|t| depfile::unescape(t)).collect(),
+                    parsed.deps,
+                )
+            }
+            (_, None) => return Err(IngestError::Failed("compiler wrote no depfile".into())),
+        };
+    if inputs.is_empty() {
         return Err(IngestError::Failed("empty depfile".into()));
     }
-    let (order, system_dirs) = include_search(ctx);
-    let mut files = Vec::with_capacity(parsed.deps.len());
-    let mut system_deps = Vec::with_capacity(parsed.deps.len());
+    let (order, system_dirs) = if is_rust {
+        (Vec::new(), Vec::new())
+    } else {
+        include_search(ctx)
+    };
+    let mut files = Vec::with_capacity(inputs.len());
+    let mut system_deps = Vec::with_capacity(inputs.len());
     let mut macros = 0u8;
-    for token in &parsed.deps {
-        let path = depfile::unescape(token);
+    for path in &inputs {
         let digest = state
             .hashes
-            .digest(&resolve(ctx.cwd, &path))
+            .digest(&resolve(ctx.cwd, path))
             .map_err(|e| IngestError::Failed(format!("{path}: {e}")))?;
         if digest.changed_ns > ctx.start_ns {
             return Err(IngestError::Uncacheable("input_changed_during_compile"));
         }
         macros |= digest.time_macros;
-        system_deps.push(is_system_header(ctx.cwd, &path, &system_dirs));
-        files.push((path, digest.hash));
+        system_deps.push(!is_rust && is_system_header(ctx.cwd, path, &system_dirs));
+        files.push((paths.to_stored(path), digest.hash));
     }
-    if time_macros_block(macros, &ctx.env) {
+    if !is_rust && time_macros_block(macros, &ctx.env) {
         return Err(IngestError::Uncacheable(Uncacheable::TimeMacros.name()));
     }
     let mut outputs = Vec::new();
@@ -492,16 +610,21 @@ fn ingest(
             None => return Err(IngestError::Uncacheable(Uncacheable::MissingOutput.name())),
         }
     }
-    let headers: Vec<String> = files.iter().skip(1).map(|(p, _)| p.clone()).collect();
-    let absent = absent_candidates(ctx.cwd, &order, &headers);
+    let headers: Vec<String> = inputs.iter().skip(1).cloned().collect();
+    let absent = if is_rust {
+        Vec::new()
+    } else {
+        absent_candidates(ctx.cwd, &order, &headers)
+    };
     let rkey = result_key(&ctx.manifest_key, &files, &absent);
     let record = ResultRecord {
         outputs,
-        stdout: store.stdout.clone(),
-        stderr: store.stderr.clone(),
-        deps: parsed.deps,
+        stdout: paths.bytes_to_stored(&store.stdout),
+        stderr: paths.bytes_to_stored(&store.stderr),
+        deps: tokens,
         system_deps,
         compile_ms: store.compile_ms,
+        dep_info: dep_info_text,
     };
     state.index.put_result(rkey, record.clone());
     let mut manifest = state
@@ -512,6 +635,7 @@ fn ingest(
     manifest.push_front(ManifestEntry {
         files,
         absent,
+        env: env_deps,
         result: rkey,
     });
     state.index.put_manifest(ctx.manifest_key, manifest);

@@ -1,5 +1,6 @@
 //! Cache keys: the manifest key (direct mode), the preprocessor-tier key and result keys.
 
+use super::pathmap::PathMap;
 use crate::meta::hash_cache::{USES_DATE_TIME, USES_TIMESTAMP};
 use crate::store::Digest;
 use std::collections::HashMap;
@@ -41,6 +42,8 @@ pub fn manifest_key(
     env: &HashMap<&str, &str>,
     cwd: &str,
     extra_inputs: &[(String, Digest)],
+    tool_ids: &[Digest],
+    paths: &PathMap,
 ) -> Digest {
     let mut h = blake3::Hasher::new();
     field(&mut h, KEY_VERSION);
@@ -49,7 +52,7 @@ pub fn manifest_key(
     field(&mut h, inv.language.x_name().as_bytes());
     h.update(&(inv.key_args.len() as u64).to_le_bytes());
     for arg in &inv.key_args {
-        field(&mut h, arg.as_bytes());
+        field(&mut h, paths.to_stored(arg).as_bytes());
     }
     for var in OUTPUT_ENV {
         match env.get(var) {
@@ -75,11 +78,12 @@ pub fn manifest_key(
                     .iter()
                     .any(|p| k.starts_with(p.as_str()))
             })
+            .filter(|(k, _)| !inv.key_env_exclude.iter().any(|x| x == *k))
             .collect();
         vars.sort();
         for (k, v) in vars {
             field(&mut h, k.as_bytes());
-            field(&mut h, v.as_bytes());
+            field(&mut h, paths.to_stored(v).as_bytes());
         }
     }
     if inv.embeds_cwd(cwd) {
@@ -87,8 +91,12 @@ pub fn manifest_key(
         field(&mut h, cwd.as_bytes());
     }
     for (path, digest) in extra_inputs {
-        field(&mut h, path.as_bytes());
+        field(&mut h, paths.to_stored(path).as_bytes());
         field(&mut h, digest);
+    }
+    for id in tool_ids {
+        field(&mut h, b"tool");
+        field(&mut h, id);
     }
     *h.finalize().as_bytes()
 }

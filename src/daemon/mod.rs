@@ -7,6 +7,7 @@ pub mod backfill;
 pub mod compile;
 pub mod compiler_id;
 pub mod keys;
+pub mod pathmap;
 pub mod session;
 pub mod shadowing;
 pub mod state;

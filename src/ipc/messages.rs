@@ -85,6 +85,8 @@ pub struct CompilePlan {
     pub args: Vec<String>,
     /// Placeholder in `args` to replace by a temp depfile path, if any.
     pub depfile_placeholder: Option<String>,
+    /// A depfile the compiler writes at a known path (rustc dep-info), to send back.
+    pub depfile_path: Option<String>,
     /// Output paths to send back after a successful compile, in order.
     pub outputs: Vec<String>,
     /// Outputs that may be absent.

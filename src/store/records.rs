@@ -22,6 +22,9 @@ pub struct ManifestEntry {
     pub files: Vec<(String, Digest)>,
     /// Paths that did not exist and would have shadowed a header had they existed.
     pub absent: Vec<String>,
+    /// Environment variables the compile read (rustc `env-dep`), with their values (None =
+    /// unset); stored with path placeholders.
+    pub env: Vec<(String, Option<String>)>,
     pub result: Digest,
 }
 
@@ -56,6 +59,8 @@ pub struct ResultRecord {
     pub system_deps: Vec<bool>,
     /// How long the compile took, for "time saved".
     pub compile_ms: u64,
+    /// rustc dep-info text with path placeholders, re-rendered for each hit.
+    pub dep_info: Option<String>,
 }
 
 /// Encodes a record for the index.
