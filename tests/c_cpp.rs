@@ -732,3 +732,25 @@ fn daemon_exits_when_idle_and_restarts_on_demand() {
     assert_ok(&zcc(&cache, &args), "restarted");
     assert_eq!(cache.stat("hits"), 1, "cache kept across the idle restart");
 }
+
+#[test]
+fn debug_prefix_map_of_the_cwd_shares_across_directories() {
+    let cache = TestCache::new();
+    for dir in ["one", "two"] {
+        cache.write(&format!("{dir}/m.c"), "int m(void){return 3;}\n");
+    }
+    for dir in ["one", "two"] {
+        let d = cache.work.join(dir);
+        let map = format!("-fdebug-prefix-map={}=.", d.display());
+        assert_ok(&zcc_in(&cache, &d, &["gcc", "-g", &map, "-c", "m.c"]), dir);
+    }
+    assert_eq!(
+        cache.stat("hits"),
+        1,
+        "the map hides the cwd: second dir hits"
+    );
+    assert_eq!(
+        std::fs::read(cache.work.join("one/m.o")).unwrap(),
+        std::fs::read(cache.work.join("two/m.o")).unwrap()
+    );
+}

@@ -105,12 +105,63 @@ pub struct IncludeDirs {
 impl Invocation {
     /// Whether the outputs embed `cwd`, so a result is only valid for the same directory.
     pub fn embeds_cwd(&self, cwd: &str) -> bool {
-        self.debug_info
-            && !self
-                .prefix_map_sources
-                .iter()
-                .any(|old| old == "-" || (!old.is_empty() && cwd.starts_with(old.as_str())))
+        self.cwd_key(cwd).is_some()
     }
+
+    /// The part of `cwd` the outputs depend on: None when they don't (no debug info, or a
+    /// prefix map equal to the cwd, or `-fdebug-compilation-dir`); the remainder below a
+    /// mapped parent dir; else the whole cwd.
+    pub fn cwd_key(&self, cwd: &str) -> Option<String> {
+        if !self.debug_info {
+            return None;
+        }
+        let mut best: Option<String> = Some(cwd.to_string());
+        for old in &self.prefix_map_sources {
+            if old == "-" {
+                return None;
+            }
+            let old = old.trim_end_matches('/');
+            if old.is_empty() {
+                continue;
+            }
+            if cwd == old {
+                return None;
+            }
+            if let Some(rest) = cwd.strip_prefix(old).filter(|r| r.starts_with('/')) {
+                if best.as_ref().is_none_or(|b| rest.len() < b.len()) {
+                    best = Some(rest.to_string());
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Placeholder for a prefix-map source that covers the cwd (`-fdebug-prefix-map=<cwd>=.`),
+/// so the key does not depend on where the build ran.
+pub const CWD_PLACEHOLDER: &str = "\u{1}ZCCACHE_CWD\u{1}";
+
+/// Rewrites `-fdebug-prefix-map=OLD=NEW`-style args whose OLD is the cwd or one of its
+/// parents to use [`CWD_PLACEHOLDER`] (the remainder is keyed by [`Invocation::cwd_key`]).
+pub fn normalize_prefix_map_arg(arg: &str, cwd: &str) -> Option<String> {
+    for flag in [
+        "-fdebug-prefix-map=",
+        "-ffile-prefix-map=",
+        "-fmacro-prefix-map=",
+        "-fcoverage-prefix-map=",
+    ] {
+        if let Some(map) = arg.strip_prefix(flag) {
+            let (old, new) = map.split_once('=')?;
+            let trimmed = old.trim_end_matches('/');
+            let covers = !trimmed.is_empty()
+                && (cwd == trimmed
+                    || cwd
+                        .strip_prefix(trimmed)
+                        .is_some_and(|rest| rest.starts_with('/')));
+            return covers.then(|| format!("{flag}{CWD_PLACEHOLDER}={new}"));
+        }
+    }
+    None
 }
 
 /// Source language, for asking the compiler its default include directories.

@@ -16,7 +16,8 @@ pub mod rustc;
 
 pub use family::{detect_family, Family};
 pub use invocation::{
-    DepfilePlan, IncludeDirs, Invocation, Language, OutputSlot, Uncacheable, DEPFILE_PLACEHOLDER,
+    normalize_prefix_map_arg, DepfilePlan, IncludeDirs, Invocation, Language, OutputSlot,
+    Uncacheable, CWD_PLACEHOLDER, DEPFILE_PLACEHOLDER,
 };
 
 use std::path::Path;

@@ -4,7 +4,7 @@ use super::pathmap::PathMap;
 use crate::meta::hash_cache::{USES_DATE_TIME, USES_TIMESTAMP};
 use crate::store::Digest;
 use std::collections::HashMap;
-use zccache_integrations::Invocation;
+use zccache_integrations::{normalize_prefix_map_arg, Invocation};
 
 /// Bump to invalidate every existing key when key semantics change.
 const KEY_VERSION: &[u8] = b"zccache-key-v1";
@@ -52,7 +52,10 @@ pub fn manifest_key(
     field(&mut h, inv.language.x_name().as_bytes());
     h.update(&(inv.key_args.len() as u64).to_le_bytes());
     for arg in &inv.key_args {
-        field(&mut h, paths.to_stored(arg).as_bytes());
+        match normalize_prefix_map_arg(arg, cwd) {
+            Some(normalized) => field(&mut h, normalized.as_bytes()),
+            None => field(&mut h, paths.to_stored(arg).as_bytes()),
+        }
     }
     for var in OUTPUT_ENV {
         match env.get(var) {
@@ -86,9 +89,9 @@ pub fn manifest_key(
             field(&mut h, paths.to_stored(v).as_bytes());
         }
     }
-    if inv.embeds_cwd(cwd) {
+    if let Some(cwd_part) = inv.cwd_key(cwd) {
         field(&mut h, b"cwd");
-        field(&mut h, cwd.as_bytes());
+        field(&mut h, cwd_part.as_bytes());
     }
     for (path, digest) in extra_inputs {
         field(&mut h, paths.to_stored(path).as_bytes());

@@ -77,8 +77,18 @@ fn make_style_mmd_mp_line() {
 #[test]
 fn prefix_map_hides_cwd() {
     let inv = ok("-g -fdebug-prefix-map=/home/u=. -c a.c");
-    assert!(!inv.embeds_cwd("/home/u/p"));
+    assert_eq!(inv.cwd_key("/home/u/p"), Some("/p".to_string()));
     assert!(inv.embeds_cwd("/srv/p"));
+    let exact = ok("-g -fdebug-prefix-map=/home/u/p=. -c a.c");
+    assert!(!exact.embeds_cwd("/home/u/p"));
+    assert_eq!(
+        crate::normalize_prefix_map_arg("-fdebug-prefix-map=/home/u/p=.", "/home/u/p"),
+        Some(format!("-fdebug-prefix-map={}=.", crate::CWD_PLACEHOLDER))
+    );
+    assert_eq!(
+        crate::normalize_prefix_map_arg("-fdebug-prefix-map=/other=.", "/home/u/p"),
+        None
+    );
     assert_eq!(inv.outputs[0].path, "a.o");
     assert_eq!(inv.depfile, DepfilePlan::Inject);
 }
