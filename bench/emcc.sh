@@ -25,6 +25,8 @@ rm -rf "$WORK"
 mkdir -p "$WORK/src"
 export ZCCACHE_DIR="$WORK/zccache-cache" CCACHE_DIR="$WORK/ccache-cache"
 unset EM_CONFIG EMCC_CFLAGS EM_COMPILER_WRAPPER ZCCACHE_DISABLE || true
+# Debian's emcc runs acorn/terser from the system node modules on optimized links.
+[[ -d /usr/share/nodejs ]] && export NODE_PATH="${NODE_PATH:+$NODE_PATH:}/usr/share/nodejs"
 cp "$REPO_ROOT/tests/fixtures/emscripten/"{main.c,util.cpp,util.h} "$WORK/src/"
 for i in 1 2 3 4 5 6; do
     cat >"$WORK/src/mod$i.c" <<EOF
@@ -73,7 +75,7 @@ build() { # build [wrapper...]
     local objs=() s o
     for s in "${SRCS[@]}"; do
         o="${s%.*}.o"; objs+=("$o")
-        "$@" em++ -O2 -c "$s" -o "$o"
+        if [[ "$s" == *.c ]]; then "$@" emcc -O2 -c "$s" -o "$o"; else "$@" em++ -O2 -c "$s" -o "$o"; fi
     done
     "$@" em++ -O2 "${objs[@]}" -o app.js
 }

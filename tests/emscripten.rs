@@ -58,7 +58,10 @@ fn zc(t: &TestCache, args: &[&str]) -> Output {
 fn bare(t: &TestCache, tool: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new(tool);
     clean_em_env(&mut cmd);
-    cmd.current_dir(&t.work).args(args).output().expect("spawn emcc")
+    cmd.current_dir(&t.work)
+        .args(args)
+        .output()
+        .expect("spawn emcc")
 }
 
 fn ok(out: Output, what: &str) -> Output {
@@ -89,8 +92,17 @@ fn run_node(dir: &Path, js: &str) -> String {
 }
 
 const COMPILE_C: &[&str] = &["emcc", "-O1", "-c", "main.c", "-o", "main.o"];
-const COMPILE_CXX: &[&str] = &["em++", "-O1", "-c", "util.cpp", "-o", "util.o", "-MD", "-MF", "util.d"];
-const LINK: &[&str] = &["em++", "main.o", "util.o", "-sEXIT_RUNTIME=1", "-o", "app.js"];
+const COMPILE_CXX: &[&str] = &[
+    "em++", "-O1", "-c", "util.cpp", "-o", "util.o", "-MD", "-MF", "util.d",
+];
+const LINK: &[&str] = &[
+    "em++",
+    "main.o",
+    "util.o",
+    "-sEXIT_RUNTIME=1",
+    "-o",
+    "app.js",
+];
 
 #[test]
 fn objects_and_link_hit_byte_identical_and_run() {
@@ -112,7 +124,11 @@ fn objects_and_link_hit_byte_identical_and_run() {
     ok(zc(&t, LINK), "zccache em++ link");
     assert_eq!(t.stat("misses"), 3, "{}", t.stats());
     assert_eq!(t.stat("hits"), 0);
-    assert_eq!(read(&t, "main.o"), ref_c, "miss object differs from bare emcc");
+    assert_eq!(
+        read(&t, "main.o"),
+        ref_c,
+        "miss object differs from bare emcc"
+    );
     let cold_js = read(&t, "app.js");
     let cold_wasm = read(&t, "app.wasm");
 
@@ -123,11 +139,27 @@ fn objects_and_link_hit_byte_identical_and_run() {
     ok(zc(&t, LINK), "zccache em++ link (warm)");
     assert_eq!(t.stat("hits"), 3, "{}", t.stats());
     assert_eq!(t.stat("misses"), 3);
-    assert_eq!(read(&t, "main.o"), ref_c, "cached C object differs from bare emcc");
-    assert_eq!(read(&t, "util.o"), ref_cxx, "cached C++ object differs from bare em++");
-    assert_eq!(read(&t, "util.d"), ref_dep, "rendered depfile differs from em++'s");
+    assert_eq!(
+        read(&t, "main.o"),
+        ref_c,
+        "cached C object differs from bare emcc"
+    );
+    assert_eq!(
+        read(&t, "util.o"),
+        ref_cxx,
+        "cached C++ object differs from bare em++"
+    );
+    assert_eq!(
+        read(&t, "util.d"),
+        ref_dep,
+        "rendered depfile differs from em++'s"
+    );
     assert_eq!(read(&t, "app.js"), cold_js);
-    assert_eq!(read(&t, "app.wasm"), cold_wasm, "link hit must restore the .wasm too");
+    assert_eq!(
+        read(&t, "app.wasm"),
+        cold_wasm,
+        "link hit must restore the .wasm too"
+    );
     assert_eq!(
         run_node(&t.work, "app.js"),
         "hello from zccache: 42\n",
@@ -202,7 +234,10 @@ fn emscripten_queries_and_compile_and_link_pass_through_counted() {
     ok(zc(&t, &["emcc", "--version"]), "emcc --version");
     ok(zc(&t, &["emcc", "--show-ports"]), "emcc --show-ports");
     assert_eq!(t.reason("query"), 2, "{}", t.stats());
-    let out = ok(zc(&t, &["emcc", "main.c", "util.cpp", "-o", "both.js"]), "compile+link");
+    let out = ok(
+        zc(&t, &["emcc", "main.c", "util.cpp", "-o", "both.js"]),
+        "compile+link",
+    );
     assert!(out.status.success());
     assert_eq!(t.reason("compile_and_link"), 1, "{}", t.stats());
     assert!(t.work.join("both.wasm").is_file());
@@ -315,7 +350,10 @@ fn emcmake_cmake_build_hits_on_rebuild() {
         "emcmake cmake",
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("zccache"), "configure did not mention zccache:\n{text}");
+    assert!(
+        text.contains("zccache"),
+        "configure did not mention zccache:\n{text}"
+    );
     run(&["cmake", "--build", "build"], "first build");
     t.zero();
     run(&["cmake", "--build", "build", "--target", "clean"], "clean");

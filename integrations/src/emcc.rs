@@ -1009,7 +1009,7 @@ fn link(
             separate_dwarf = Some(rest.strip_prefix('=').unwrap_or("").to_string());
             debug = true;
         } else if arg.starts_with("-g") && !arg.starts_with("-gno-") {
-            debug = !(arg.ends_with('0') && !arg.starts_with("-gdwarf"));
+            debug = !arg.ends_with('0') || arg.starts_with("-gdwarf");
         }
         if !is_known_flag(arg) {
             return Err(Uncacheable::UnknownOption(arg.clone()));

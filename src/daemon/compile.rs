@@ -2,7 +2,9 @@
 
 use super::keys::{manifest_key, preprocessor_key, result_key, time_macros_block};
 use super::pathmap::PathMap;
-use super::shadowing::{absent_candidates, is_system_header, search_order, split_env_path};
+use super::shadowing::{
+    absent_candidates, group_still_absent, is_system_header, search_order, split_env_path,
+};
 use super::state::DaemonState;
 use crate::ipc::{
     read_frame, write_frame, CompilePlan, CompileRequest, FrameError, HitPlan, Materialize,
@@ -163,7 +165,15 @@ pub fn converse<C: Read + Write>(
     let manifest = state.index.manifest(&key);
     if let Some(manifest) = &manifest {
         for entry in &manifest.entries {
-            if !entry_matches(&ctx, entry) {
+            let started = std::time::Instant::now();
+            let matched = entry_matches(&ctx, entry);
+            tracing::debug!(
+                "entry check: {} files, {} absent, matched={matched} in {:?}",
+                entry.files.len(),
+                entry.absent.len(),
+                started.elapsed()
+            );
+            if !matched {
                 continue;
             }
             if let Some(done) = try_hit(&mut ctx, conn, &entry.result, false)? {
@@ -255,7 +265,7 @@ fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
     entry
         .absent
         .iter()
-        .all(|p| std::fs::symlink_metadata(resolve(ctx.cwd, p)).is_err())
+        .all(|group| group_still_absent(ctx.cwd, group))
 }
 
 /// Sends a hit for `result` if every blob is present; returns Some(outcome) when the

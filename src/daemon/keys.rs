@@ -2,6 +2,7 @@
 
 use super::pathmap::PathMap;
 use crate::meta::hash_cache::{USES_DATE_TIME, USES_TIMESTAMP};
+use crate::store::records::AbsentGroup;
 use crate::store::Digest;
 use std::collections::HashMap;
 use zccache_integrations::{normalize_prefix_map_arg, Invocation};
@@ -114,7 +115,11 @@ pub fn preprocessor_key(manifest_key: &Digest, preprocessed: &Digest) -> Digest 
 }
 
 /// Result key: the manifest key plus the exact input state.
-pub fn result_key(manifest_key: &Digest, files: &[(String, Digest)], absent: &[String]) -> Digest {
+pub fn result_key(
+    manifest_key: &Digest,
+    files: &[(String, Digest)],
+    absent: &[AbsentGroup],
+) -> Digest {
     let mut h = blake3::Hasher::new();
     field(&mut h, b"result");
     field(&mut h, manifest_key);
@@ -122,8 +127,11 @@ pub fn result_key(manifest_key: &Digest, files: &[(String, Digest)], absent: &[S
         field(&mut h, path.as_bytes());
         field(&mut h, digest);
     }
-    for path in absent {
-        field(&mut h, path.as_bytes());
+    for group in absent {
+        field(&mut h, group.dir.as_bytes());
+        for name in &group.names {
+            field(&mut h, name.as_bytes());
+        }
     }
     *h.finalize().as_bytes()
 }

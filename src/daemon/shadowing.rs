@@ -3,6 +3,7 @@
 //! entry is only valid while those paths stay absent.
 
 use crate::paths::{normalize, resolve};
+use crate::store::records::AbsentGroup;
 use std::path::{Path, PathBuf};
 use zccache_integrations::IncludeDirs;
 
@@ -49,12 +50,30 @@ pub fn split_env_path(value: Option<&str>) -> Vec<String> {
     }
 }
 
+/// Directory timestamps newer than this are not trusted to prove "nothing was created".
+const SETTLE_NS: i128 = 2_000_000_000;
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
+    use std::os::unix::fs::MetadataExt;
+    meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
 /// For each header (not the source), the candidate paths before the directory it was found
-/// in that do not exist now; returned as strings relative when the search dir was relative.
-pub fn absent_candidates(cwd: &Path, order: &[String], headers: &[String]) -> Vec<String> {
+/// in that do not exist now, grouped by their parent directory (kept relative when the search
+/// dir was relative). A missing parent is recorded at its highest missing ancestor below the
+/// search dir, so one `stat` covers a whole missing subtree.
+pub fn absent_candidates(cwd: &Path, order: &[String], headers: &[String]) -> Vec<AbsentGroup> {
     let resolved: Vec<PathBuf> = order.iter().map(|d| resolve(cwd, d)).collect();
-    let mut absent: Vec<String> = Vec::new();
+    let mut groups: Vec<AbsentGroup> = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    let now = now_ns();
     for header in headers {
         let abs = resolve(cwd, header);
         // Every search dir that contains the header is a possible "found in" dir (we cannot
@@ -71,16 +90,71 @@ pub fn absent_candidates(cwd: &Path, order: &[String], headers: &[String]) -> Ve
                 if std::fs::symlink_metadata(&candidate_abs).is_ok() {
                     continue;
                 }
-                let text = if Path::new(dir_text).is_absolute() {
-                    candidate_abs.to_string_lossy().into_owned()
-                } else {
-                    Path::new(dir_text).join(rel).to_string_lossy().into_owned()
+                // The directory that anchors the group: the candidate's parent if it exists,
+                // else its highest missing ancestor below (or at) the search dir.
+                let mut anchor = candidate_abs
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                let anchor_meta = std::fs::metadata(&anchor).ok();
+                if anchor_meta.is_none() {
+                    while anchor != *dir_abs {
+                        match anchor.parent() {
+                            Some(p) if p.starts_with(dir_abs) && std::fs::metadata(p).is_err() => {
+                                anchor = p.to_path_buf()
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+                let Ok(name) = candidate_abs.strip_prefix(&anchor) else {
+                    continue;
                 };
-                absent.push(text);
+                let name = name.to_string_lossy().into_owned();
+                let dir_text = if Path::new(dir_text).is_absolute() {
+                    anchor.to_string_lossy().into_owned()
+                } else {
+                    let below = anchor.strip_prefix(dir_abs).unwrap_or(Path::new(""));
+                    Path::new(dir_text)
+                        .join(below)
+                        .to_string_lossy()
+                        .into_owned()
+                };
+                let (dir_mtime_ns, settled) = match &anchor_meta {
+                    Some(meta) => {
+                        let m = mtime_ns(meta);
+                        (Some(m), now - m >= SETTLE_NS)
+                    }
+                    None => (None, true),
+                };
+                match groups.iter_mut().find(|g| g.dir == dir_text) {
+                    Some(g) => g.names.push(name),
+                    None => groups.push(AbsentGroup {
+                        dir: dir_text,
+                        dir_mtime_ns,
+                        settled,
+                        names: vec![name],
+                    }),
+                }
             }
         }
     }
-    absent
+    groups
+}
+
+/// Whether every candidate of `group` is still absent; one `stat` when the directory proves
+/// nothing was created in it.
+pub fn group_still_absent(cwd: &Path, group: &AbsentGroup) -> bool {
+    let dir = resolve(cwd, &group.dir);
+    match (std::fs::metadata(&dir), group.dir_mtime_ns) {
+        (Err(_), None) => return true,
+        (Ok(meta), Some(recorded)) if group.settled && mtime_ns(&meta) == recorded => return true,
+        _ => {}
+    }
+    group
+        .names
+        .iter()
+        .all(|name| std::fs::symlink_metadata(dir.join(name)).is_err())
 }
 
 /// Whether `path` (absolute, normalized) lies under one of `system_dirs`.
@@ -107,7 +181,18 @@ mod tests {
         };
         let order = search_order(&dirs, &[], &[], &[]);
         let absent = absent_candidates(root, &order, &["b/x.h".to_string()]);
-        assert!(absent.contains(&"./x.h".to_string()), "{absent:?}");
-        assert!(absent.contains(&"a/x.h".to_string()), "{absent:?}");
+        let flat: Vec<String> = absent
+            .iter()
+            .flat_map(|g| {
+                g.names
+                    .iter()
+                    .map(move |n| Path::new(&g.dir).join(n).to_string_lossy().into_owned())
+            })
+            .collect();
+        assert!(flat.contains(&"./x.h".to_string()), "{flat:?}");
+        assert!(flat.contains(&"a/x.h".to_string()), "{flat:?}");
+        assert!(absent.iter().all(|g| group_still_absent(root, g)));
+        std::fs::write(root.join("a/x.h"), "").unwrap();
+        assert!(!absent.iter().all(|g| group_still_absent(root, g)));
     }
 }

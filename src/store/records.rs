@@ -20,8 +20,9 @@ pub struct ManifestEntry {
     /// Files the compile read (paths as the compiler named them; relative ones resolve against
     /// the cwd), source first.
     pub files: Vec<(String, Digest)>,
-    /// Paths that did not exist and would have shadowed a header had they existed.
-    pub absent: Vec<String>,
+    /// Paths that did not exist and would have shadowed a header had they existed, grouped
+    /// by directory.
+    pub absent: Vec<AbsentGroup>,
     /// Environment variables the compile read (rustc `env-dep`), with their values (None =
     /// unset); stored with path placeholders.
     pub env: Vec<(String, Option<String>)>,
@@ -36,6 +37,20 @@ impl Manifest {
         self.entries.insert(0, entry);
         self.entries.truncate(MAX_MANIFEST_ENTRIES);
     }
+}
+
+/// Shadowing candidates in one directory, with the directory's state when they were recorded:
+/// while the directory is still missing, or its mtime is unchanged (and was settled), no file
+/// can have appeared in it, so one `stat` covers all its candidates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AbsentGroup {
+    pub dir: String,
+    /// None: the directory did not exist. Some(mtime ns): it existed with this mtime.
+    pub dir_mtime_ns: Option<i128>,
+    /// Whether `dir_mtime_ns` was old enough to be trusted as a "nothing created" proof.
+    pub settled: bool,
+    /// File paths below `dir` (relative to it) that must stay absent.
+    pub names: Vec<String>,
 }
 
 /// One output file of a cached compile.
