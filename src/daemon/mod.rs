@@ -156,7 +156,8 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
                     .lock()
                     .map(|t| *t)
                     .unwrap_or_else(|_| Instant::now());
-                if state.active.load(Ordering::SeqCst) == 0 && last.elapsed() >= idle {
+                let never = state.settings.idle_timeout.value == 0;
+                if !never && state.active.load(Ordering::SeqCst) == 0 && last.elapsed() >= idle {
                     tracing::info!("idle for {:?}; exiting", idle);
                     shutdown(&state);
                 }
