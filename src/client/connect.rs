@@ -53,8 +53,21 @@ pub fn ping(layout: &Layout) -> Result<u32, ConnectError> {
     }
 }
 
+/// Whether a daemon process holds the cache dir's daemon lock (alive, maybe still starting).
+fn daemon_alive(layout: &Layout) -> bool {
+    match File::open(layout.daemon_lock()) {
+        Ok(f) => match f.try_lock() {
+            Ok(()) => false,
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
+        },
+        Err(_) => false,
+    }
+}
+
 /// Connects, starting the daemon if needed. Concurrent callers start exactly one daemon:
-/// they serialize on a spawn lock and re-try the socket before spawning.
+/// they serialize on a spawn lock, and nobody spawns while a daemon holds its lock (it may be
+/// starting, or briefly refusing connections under load); they just retry.
 pub fn connect_or_start(layout: &Layout, exe: &Path) -> Result<Stream, ConnectError> {
     if let Ok(conn) = connect_existing(layout) {
         return Ok(conn);
@@ -62,21 +75,22 @@ pub fn connect_or_start(layout: &Layout, exe: &Path) -> Result<Stream, ConnectEr
     crate::daemon::ensure_private_dir(layout).map_err(ConnectError::Dir)?;
     let lock = File::create(layout.spawn_lock()).map_err(ConnectError::Dir)?;
     lock.lock().map_err(ConnectError::Dir)?;
-    if let Ok(conn) = connect_existing(layout) {
-        return Ok(conn);
-    }
-    spawn_daemon(layout, exe)?;
     let deadline = Instant::now() + START_TIMEOUT;
     let mut delay = Duration::from_millis(1);
+    let mut spawned = false;
     loop {
-        match connect_existing(layout) {
-            Ok(conn) => return Ok(conn),
-            Err(_) if Instant::now() < deadline => {
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_millis(50));
-            }
-            Err(_) => return Err(ConnectError::Timeout(START_TIMEOUT)),
+        if let Ok(conn) = connect_existing(layout) {
+            return Ok(conn);
         }
+        if !spawned && !daemon_alive(layout) {
+            spawn_daemon(layout, exe)?;
+            spawned = true;
+        }
+        if Instant::now() >= deadline {
+            return Err(ConnectError::Timeout(START_TIMEOUT));
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(50));
     }
 }
 
