@@ -59,8 +59,10 @@ pub fn converse<C: Read + Write>(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let cwd = Path::new(&req.cwd);
+    let family = detect_family(Path::new(&req.compiler));
+    let family_name = family.name();
     let uncacheable = |conn: &mut C, reason: &str| -> Result<(), FrameError> {
-        state.stats.uncacheable(reason);
+        state.stats.uncacheable(family_name, reason);
         send(
             conn,
             &Response::Uncacheable {
@@ -69,7 +71,6 @@ pub fn converse<C: Read + Write>(
         )
     };
 
-    let family = detect_family(Path::new(&req.compiler));
     if env.contains_key("DEPENDENCIES_OUTPUT") || env.contains_key("SUNPRO_DEPENDENCIES") {
         return uncacheable(conn, Uncacheable::DependencyEnv.name());
     }
@@ -286,9 +287,13 @@ fn try_hit<C: Read + Write>(
     };
     // Counted before answering so `zccache stats` right after the build sees it.
     if preprocessor {
-        state.stats.preprocessor_hit(record.compile_ms);
+        state
+            .stats
+            .preprocessor_hit(ctx.inv.family.name(), record.compile_ms);
     } else {
-        state.stats.direct_hit(record.compile_ms);
+        state
+            .stats
+            .direct_hit(ctx.inv.family.name(), record.compile_ms);
     }
     send(conn, &Response::Hit(plan))?;
     // The client closes the connection after restoring; a HitFailed means a blob was bad.
@@ -301,7 +306,9 @@ fn try_hit<C: Read + Write>(
         }
         Ok(Request::HitFailed { reason }) => {
             tracing::warn!("cached result could not be restored ({reason}); recompiling");
-            state.stats.undo_hit(preprocessor, record.compile_ms);
+            state
+                .stats
+                .undo_hit(ctx.inv.family.name(), preprocessor, record.compile_ms);
             state.stats.error("restore_failed");
             for out in &record.outputs {
                 state.blobs.remove(&out.blob);
@@ -484,7 +491,7 @@ fn miss<C: Read + Write>(
     if store.exit_code != 0 {
         ctx.state
             .stats
-            .uncacheable(Uncacheable::CompileFailed.name());
+            .uncacheable(ctx.inv.family.name(), Uncacheable::CompileFailed.name());
         return send(
             conn,
             &Response::Stored {
@@ -494,19 +501,19 @@ fn miss<C: Read + Write>(
     }
     match ingest(ctx, &store, pp_key) {
         Ok(record) => {
-            ctx.state.stats.miss();
+            ctx.state.stats.miss(ctx.inv.family.name());
             let inline_files = user_depfile(ctx, &record).into_iter().collect();
             send(conn, &Response::Stored { inline_files })
         }
         Err(IngestError::Uncacheable(reason)) => {
-            ctx.state.stats.uncacheable(reason);
+            ctx.state.stats.uncacheable(ctx.inv.family.name(), reason);
             // Still give the build its depfile, from what the compiler wrote.
             let inline_files = fallback_depfile(ctx, &store).into_iter().collect();
             send(conn, &Response::Stored { inline_files })
         }
         Err(IngestError::Failed(why)) => {
             tracing::warn!("could not store result: {why}");
-            ctx.state.stats.miss();
+            ctx.state.stats.miss(ctx.inv.family.name());
             ctx.state.stats.error("store_failed");
             let inline_files = fallback_depfile(ctx, &store).into_iter().collect();
             send(conn, &Response::Stored { inline_files })

@@ -1,13 +1,23 @@
 //! Hit/miss/uncacheable counters, persisted in the index between daemon runs.
 
-use crate::ipc::StatsSnapshot;
+use crate::ipc::{FamilySnapshot, StatsSnapshot};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+/// Counters of one compiler family (`gcc`, `clang`, `rustc`, `emcc`…).
+#[derive(Debug, Clone, Copy, Default)]
+struct FamilyCounts {
+    hits: u64,
+    misses: u64,
+    uncacheable: u64,
+    time_saved_ms: u64,
+}
+
 /// Live counters.
 #[derive(Default)]
 pub struct Stats {
+    families: Mutex<BTreeMap<String, FamilyCounts>>,
     pub direct_hits: AtomicU64,
     pub preprocessor_hits: AtomicU64,
     pub misses: AtomicU64,
@@ -26,20 +36,38 @@ impl Stats {
         self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn direct_hit(&self, saved_ms: u64) {
+    fn family(&self, family: &str, f: impl FnOnce(&mut FamilyCounts)) {
+        if let Ok(mut map) = self.families.lock() {
+            f(map.entry(family.to_string()).or_default());
+        }
+    }
+
+    pub fn direct_hit(&self, family: &str, saved_ms: u64) {
+        self.family(family, |c| {
+            c.hits += 1;
+            c.time_saved_ms += saved_ms;
+        });
         self.direct_hits.fetch_add(1, Ordering::Relaxed);
         self.time_saved_ms.fetch_add(saved_ms, Ordering::Relaxed);
         self.bump();
     }
 
-    pub fn preprocessor_hit(&self, saved_ms: u64) {
+    pub fn preprocessor_hit(&self, family: &str, saved_ms: u64) {
+        self.family(family, |c| {
+            c.hits += 1;
+            c.time_saved_ms += saved_ms;
+        });
         self.preprocessor_hits.fetch_add(1, Ordering::Relaxed);
         self.time_saved_ms.fetch_add(saved_ms, Ordering::Relaxed);
         self.bump();
     }
 
     /// Takes back a hit the client could not restore.
-    pub fn undo_hit(&self, preprocessor: bool, saved_ms: u64) {
+    pub fn undo_hit(&self, family: &str, preprocessor: bool, saved_ms: u64) {
+        self.family(family, |c| {
+            c.hits = c.hits.saturating_sub(1);
+            c.time_saved_ms = c.time_saved_ms.saturating_sub(saved_ms);
+        });
         let counter = if preprocessor {
             &self.preprocessor_hits
         } else {
@@ -50,13 +78,15 @@ impl Stats {
         self.bump();
     }
 
-    pub fn miss(&self) {
+    pub fn miss(&self, family: &str) {
+        self.family(family, |c| c.misses += 1);
         self.misses.fetch_add(1, Ordering::Relaxed);
         self.bump();
     }
 
     /// Counts an uncacheable compile under `reason`.
-    pub fn uncacheable(&self, reason: &str) {
+    pub fn uncacheable(&self, family: &str, reason: &str) {
+        self.family(family, |c| c.uncacheable += 1);
         self.uncacheable.fetch_add(1, Ordering::Relaxed);
         self.add_reason(reason);
     }
@@ -91,6 +121,11 @@ impl Stats {
         if let Ok(mut r) = self.reasons.lock() {
             r.clear();
         }
+        if let Ok(mut f) = self.families.lock() {
+            for c in f.values_mut() {
+                *c = FamilyCounts::default();
+            }
+        }
         self.bump();
     }
 
@@ -107,6 +142,25 @@ impl Stats {
             errors: self.errors.load(Ordering::Relaxed),
             time_saved_ms: self.time_saved_ms.load(Ordering::Relaxed),
             reasons: self.reasons.lock().map(|r| r.clone()).unwrap_or_default(),
+            families: self
+                .families
+                .lock()
+                .map(|f| {
+                    f.iter()
+                        .map(|(k, c)| {
+                            (
+                                k.clone(),
+                                FamilySnapshot {
+                                    hits: c.hits,
+                                    misses: c.misses,
+                                    uncacheable: c.uncacheable,
+                                    time_saved_ms: c.time_saved_ms,
+                                },
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             ..StatsSnapshot::default()
         }
     }
@@ -122,6 +176,12 @@ impl Stats {
             ("errors".to_string(), s.errors),
             ("time_saved_ms".to_string(), s.time_saved_ms),
         ];
+        for (name, c) in &s.families {
+            out.push((format!("family:{name}:hits"), c.hits));
+            out.push((format!("family:{name}:misses"), c.misses));
+            out.push((format!("family:{name}:uncacheable"), c.uncacheable));
+            out.push((format!("family:{name}:time_saved_ms"), c.time_saved_ms));
+        }
         // Reasons are saved with a prefix; zeroed ones are saved as 0 so they reset.
         let known = self
             .known_reasons
@@ -147,6 +207,18 @@ impl Stats {
                 "errors" => &self.errors,
                 "time_saved_ms" => &self.time_saved_ms,
                 other => {
+                    if let Some(rest) = other.strip_prefix("family:") {
+                        if let Some((name, field)) = rest.rsplit_once(':') {
+                            self.family(name, |c| match field {
+                                "hits" => c.hits = v,
+                                "misses" => c.misses = v,
+                                "uncacheable" => c.uncacheable = v,
+                                "time_saved_ms" => c.time_saved_ms = v,
+                                _ => {}
+                            });
+                        }
+                        continue;
+                    }
                     if let Some(reason) = other.strip_prefix("reason:") {
                         if let Ok(mut k) = self.known_reasons.lock() {
                             k.insert(reason.to_string());

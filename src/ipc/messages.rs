@@ -139,6 +139,15 @@ pub struct StoreRequest {
     pub compile_ms: u64,
 }
 
+/// Counters of one compiler family.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FamilySnapshot {
+    pub hits: u64,
+    pub misses: u64,
+    pub uncacheable: u64,
+    pub time_saved_ms: u64,
+}
+
 /// Counters reported by `zccache stats`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StatsSnapshot {
@@ -154,6 +163,8 @@ pub struct StatsSnapshot {
     pub evictions: u64,
     pub time_saved_ms: u64,
     pub reasons: BTreeMap<String, u64>,
+    /// The same counters per compiler family (`gcc`, `clang`, `rustc`, `emcc`).
+    pub families: BTreeMap<String, FamilySnapshot>,
     pub daemon_pid: u32,
     pub daemon_uptime_s: u64,
     pub cache_dir: String,
