@@ -754,3 +754,17 @@ fn debug_prefix_map_of_the_cwd_shares_across_directories() {
         std::fs::read(cache.work.join("two/m.o")).unwrap()
     );
 }
+
+#[test]
+fn corrupt_index_database_is_replaced_not_fatal() {
+    let cache = TestCache::new();
+    hello_project(&cache);
+    let args = ["gcc", "-Iinc", "-c", "main.c", "-o", "main.o"];
+    assert_ok(&zcc(&cache, &args), "cold");
+    assert_ok(&zcc(&cache, &["stop"]), "stop");
+    std::fs::write(cache.cache_dir.join("index.redb"), b"this is not a redb file").unwrap();
+    assert_ok(&zcc(&cache, &args), "after corruption");
+    assert!(cache.work.join("main.o").exists());
+    assert_ok(&zcc(&cache, &args), "again");
+    assert_eq!(cache.stat("hits"), 1, "a fresh index works again");
+}
