@@ -81,6 +81,10 @@ pub fn run_wrapper(command: Vec<OsString>) -> i32 {
     });
     match converse(&mut conn, &request, &compiler) {
         Ok(Outcome::Done(code)) => code,
+        Ok(Outcome::Split(commands)) => {
+            drop(conn);
+            run_split(&layout, &exe, &compiler, request, commands)
+        }
         Ok(Outcome::RunUncached) => run::exec_compiler(&compiler, &args),
         Err(e) => {
             tracing::warn!("daemon conversation failed ({e}); running the compiler uncached");
@@ -88,6 +92,46 @@ pub fn run_wrapper(command: Vec<OsString>) -> i32 {
             run::exec_compiler(&compiler, &args)
         }
     }
+}
+
+/// Runs a multi-source compile as one wrapped compile per source, in order, like the
+/// compiler would; returns the first non-zero exit code (or 0).
+fn run_split(
+    layout: &Layout,
+    exe: &Path,
+    compiler: &Path,
+    request: Request,
+    commands: Vec<Vec<String>>,
+) -> i32 {
+    let Request::Compile(base) = request else {
+        return 2;
+    };
+    let mut status = 0;
+    for args in commands {
+        let sub = Request::Compile(CompileRequest {
+            args: args.clone(),
+            ..base.clone()
+        });
+        let outcome = connect::connect_or_start(layout, exe)
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| converse(&mut conn, &sub, compiler).map_err(|e| e.to_string()));
+        let code = match outcome {
+            Ok(Outcome::Done(code)) => code,
+            Ok(Outcome::RunUncached) | Ok(Outcome::Split(_)) | Err(_) => {
+                match std::process::Command::new(compiler).args(&args).status() {
+                    Ok(s) => run::exit_code_of(s),
+                    Err(e) => {
+                        eprintln!("zccache: cannot run {}: {e}", compiler.display());
+                        127
+                    }
+                }
+            }
+        };
+        if status == 0 {
+            status = code;
+        }
+    }
+    status
 }
 
 /// Counts a fallback the daemon could not see (best effort).
@@ -106,6 +150,8 @@ fn report_fallback(layout: &Layout, reason: &str) {
 enum Outcome {
     /// The compile is finished with this exit code.
     Done(i32),
+    /// Run each of these argument lists as its own wrapped compile.
+    Split(Vec<Vec<String>>),
     /// Run the real compiler with the original args.
     RunUncached,
 }
@@ -145,6 +191,7 @@ fn converse(
                 tracing::debug!("uncacheable: {reason}");
                 return Ok(Outcome::RunUncached);
             }
+            Response::Split { commands } => return Ok(Outcome::Split(commands)),
             Response::RunPreprocessor { args } => {
                 let answer = preprocess(compiler, &args);
                 write_frame(conn, &answer)?;

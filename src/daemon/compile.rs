@@ -18,7 +18,8 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 use zccache_integrations::{
-    depfile, detect_family, DepfilePlan, Invocation, Language, Uncacheable, DEPFILE_PLACEHOLDER,
+    depfile, detect_family, DepfilePlan, Family, Invocation, Language, Uncacheable,
+    DEPFILE_PLACEHOLDER,
 };
 
 /// Everything one conversation learned, passed between its steps.
@@ -82,6 +83,18 @@ pub fn converse<C: Read + Write>(
         &env,
     ) {
         Ok(inv) => inv,
+        Err(Uncacheable::MultipleSources) => {
+            let split = match family {
+                Family::Gcc | Family::Clang => {
+                    zccache_integrations::gcc::split_per_source(&req.args, cwd)
+                }
+                _ => None,
+            };
+            return match split {
+                Some(commands) => send(conn, &Response::Split { commands }),
+                None => uncacheable(conn, Uncacheable::MultipleSources.name()),
+            };
+        }
         Err(why) => {
             tracing::debug!("uncacheable: {why}");
             return uncacheable(conn, why.name());

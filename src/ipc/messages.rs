@@ -103,6 +103,11 @@ pub enum Response {
     Uncacheable {
         reason: String,
     },
+    /// Several sources in one call: run each of these argument lists as its own wrapped
+    /// compile (same compiler), in order.
+    Split {
+        commands: Vec<Vec<String>>,
+    },
     /// Run the preprocessor with these arguments (stdout captured) and answer `Preprocessed`.
     RunPreprocessor {
         args: Vec<String>,

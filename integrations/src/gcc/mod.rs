@@ -56,6 +56,8 @@ struct Scan {
     assemble_only: bool,
     output: Option<String>,
     sources: Vec<(String, Language)>,
+    /// Index of each source in the (expanded) argv.
+    source_positions: Vec<usize>,
     key_args: Vec<String>,
     /// Original args minus output/depfile options (for `-E` and for the miss run).
     passthrough: Vec<String>,
@@ -76,6 +78,38 @@ struct Scan {
 
 /// Parses a gcc/clang command line (without the compiler itself).
 pub fn parse(family: Family, raw_args: &[String], cwd: &Path) -> Result<Invocation, Uncacheable> {
+    let (_, s) = scan(raw_args, cwd)?;
+    build(family, s)
+}
+
+/// For `cc -c a.c b.c …` (several sources, no `-o`): one command line per source, each
+/// compiling only that source, so every object is cached on its own. None when the command
+/// is not such a compile.
+pub fn split_per_source(raw_args: &[String], cwd: &Path) -> Option<Vec<Vec<String>>> {
+    let (args, s) = scan(raw_args, cwd).ok()?;
+    if s.sources.len() < 2 || s.output.is_some() || !(s.compile || s.assemble_only) {
+        return None;
+    }
+    if s.dep_mf.is_some() || !s.dep_targets.is_empty() {
+        return None;
+    }
+    let positions = &s.source_positions;
+    Some(
+        positions
+            .iter()
+            .map(|&keep| {
+                args.iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i == keep || !positions.contains(i))
+                    .map(|(_, a)| a.clone())
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+/// Walks the argv once, classifying every argument.
+fn scan(raw_args: &[String], cwd: &Path) -> Result<(Vec<String>, Scan), Uncacheable> {
     let args = if raw_args.iter().any(|a| a.starts_with('@')) {
         response_file::expand(raw_args, cwd).map_err(Uncacheable::BadResponseFile)?
     } else {
@@ -96,7 +130,10 @@ pub fn parse(family: Family, raw_args: &[String], cwd: &Path) -> Result<Invocati
                 Some(None) | None => language_of(arg),
             };
             match lang {
-                Some(lang) => s.sources.push((arg.clone(), lang)),
+                Some(lang) => {
+                    s.sources.push((arg.clone(), lang));
+                    s.source_positions.push(i - 1);
+                }
                 None => return Err(Uncacheable::Linking),
             }
             s.key_args.push(arg.clone());
@@ -176,7 +213,7 @@ pub fn parse(family: Family, raw_args: &[String], cwd: &Path) -> Result<Invocati
         }
         return Err(Uncacheable::UnknownOption(arg.clone()));
     }
-    build(family, s)
+    Ok((args, s))
 }
 
 enum Special {

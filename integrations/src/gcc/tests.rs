@@ -181,3 +181,14 @@ fn preprocess_args_drop_outputs_and_deps() {
     let inv = ok("-DX -MD -MF a.d -c a.c -o a.o");
     assert_eq!(inv.preprocess_args, vec!["-DX", "a.c", "-E"]);
 }
+
+#[test]
+fn several_sources_split_into_one_compile_each() {
+    let split = split_per_source(&args("-O2 -c a.c -DX b.cpp"), Path::new("/")).unwrap();
+    assert_eq!(
+        split,
+        vec![args("-O2 -c a.c -DX"), args("-O2 -c -DX b.cpp")]
+    );
+    assert!(split_per_source(&args("-c a.c"), Path::new("/")).is_none());
+    assert!(split_per_source(&args("a.c b.c -o app"), Path::new("/")).is_none());
+}
