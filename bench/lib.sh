@@ -94,12 +94,10 @@ bench_ensure_ours() {
             bin="$(command -v "$bin" 2>/dev/null || printf '%s/%s' "$PWD" "$bin")"
         fi
     else
-        bin="$REPO_ROOT/target/release/zccache"
-        if [[ ! -x "$bin" || -z "${BENCH_NO_BUILD:-}" ]]; then
-            bench_log "building our zccache: cargo build --release (in $REPO_ROOT)"
-            (cd "$REPO_ROOT" && cargo build --release >&2) \
-                || bench_loud "cargo build --release FAILED"
-        fi
+        local outdir
+        outdir="$(cd "$REPO_ROOT" && bash scripts/build-release.sh)" \
+            || bench_loud "scripts/build-release.sh FAILED"
+        bin="$outdir/zccache"
     fi
     if [[ -x "$bin" ]]; then
         OURS_BIN="$bin"

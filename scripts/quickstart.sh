@@ -9,11 +9,13 @@ cd "$repo"
 if [ "$(id -u)" -eq 0 ]; then
   bash scripts/install-deps.sh
 fi
-echo "==> building and installing zccache (cargo install)"
-cargo install --quiet --locked --path . --root "${ZCCACHE_INSTALL_ROOT:-$HOME/.cargo}"
-cargo install --quiet --locked --path cargo-zccache --root "${ZCCACHE_INSTALL_ROOT:-$HOME/.cargo}"
-bin="${ZCCACHE_INSTALL_ROOT:-$HOME/.cargo}/bin/zccache"
-echo "    installed $bin"
+echo "==> building zccache (release) and installing it"
+outdir="$(bash scripts/build-release.sh)"
+root="${ZCCACHE_INSTALL_ROOT:-$HOME/.cargo}"
+mkdir -p "$root/bin"
+install -m 0755 "$outdir/zccache" "$outdir/cargo-zccache" "$root/bin/"
+bin="$root/bin/zccache"
+echo "    installed $bin and $root/bin/cargo-zccache"
 
 demo="$repo/target/quickstart"
 rm -rf "$demo"

@@ -10,7 +10,9 @@ use crate::store::Digest;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 /// One stored miss to preprocess.
 pub struct Job {
@@ -57,9 +59,29 @@ fn become_idle_priority() {
     }
 }
 
+/// How long the daemon must have served no compile before backfill work runs: builds keep
+/// it busy, so the extra `-E` runs happen after the build instead of competing with it.
+const QUIET_FOR: Duration = Duration::from_millis(300);
+
 fn worker(state: Weak<DaemonState>, rx: Receiver<Job>) {
     become_idle_priority();
     while let Ok(job) = rx.recv() {
+        loop {
+            let Some(state) = state.upgrade() else {
+                return;
+            };
+            let quiet = state.active.load(Ordering::SeqCst) == 0
+                && state
+                    .last_activity
+                    .lock()
+                    .map(|t| t.elapsed() >= QUIET_FOR)
+                    .unwrap_or(true);
+            if quiet {
+                break;
+            }
+            drop(state);
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let Some(state) = state.upgrade() else {
             return;
         };

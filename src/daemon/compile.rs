@@ -100,6 +100,7 @@ pub fn converse<C: Read + Write>(
             return uncacheable(conn, why.name());
         }
     };
+    let t_parsed = std::time::Instant::now();
     let compiler_id = match state.compilers.identity(&req.compiler) {
         Ok(id) => id,
         Err(e) => {
@@ -176,6 +177,7 @@ pub fn converse<C: Read + Write>(
     };
 
     // Direct mode.
+    tracing::trace!("parse+identity+key in {:?}", t_parsed.elapsed());
     let manifest = state.index.manifest(&key);
     if let Some(manifest) = &manifest {
         for entry in &manifest.entries {
@@ -308,7 +310,9 @@ fn try_hit<C: Read + Write>(
             .stats
             .direct_hit(ctx.inv.family.name(), record.compile_ms);
     }
+    let t_send = std::time::Instant::now();
     send(conn, &Response::Hit(plan))?;
+    tracing::trace!("hit sent in {:?}", t_send.elapsed());
     // The client closes the connection after restoring; a HitFailed means a blob was bad.
     match read_frame::<Request>(conn) {
         Err(FrameError::Closed) => {

@@ -17,7 +17,7 @@ use crate::config::{Layout, Settings};
 use crate::meta::HashCache;
 use crate::store::{BlobStore, Index};
 use anyhow::Context;
-use interprocess::local_socket::{prelude::*, GenericFilePath, ListenerOptions};
+use interprocess::local_socket::{prelude::*, GenericFilePath, ListenerOptions, Stream};
 use state::DaemonState;
 use std::fs::File;
 use std::sync::atomic::Ordering;
@@ -116,25 +116,66 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
 
     spawn_housekeeping(state.clone());
 
+    let pool = ConnectionPool::new(state.clone());
     for conn in listener.incoming() {
         match conn {
-            Ok(conn) => {
-                let state = state.clone();
-                let guard = state.enter();
-                let spawned = std::thread::Builder::new()
-                    .name("conn".into())
-                    .spawn(move || {
-                        let _guard = guard;
-                        session::serve(&state, conn);
-                    });
-                if let Err(e) = spawned {
-                    tracing::warn!("cannot spawn connection thread: {e}");
-                }
-            }
+            Ok(conn) => pool.dispatch(conn),
             Err(e) => tracing::warn!("accept failed: {e}"),
         }
     }
     Ok(())
+}
+
+/// Connection threads kept warm between compiles (a fresh thread per hit pays for its stack
+/// and malloc arena page faults); grows when every thread is busy with a long miss.
+struct ConnectionPool {
+    state: Arc<DaemonState>,
+    tx: std::sync::mpsc::Sender<(Stream, state::ActiveGuard)>,
+    rx: Arc<Mutex<std::sync::mpsc::Receiver<(Stream, state::ActiveGuard)>>>,
+    idle: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ConnectionPool {
+    fn new(state: Arc<DaemonState>) -> ConnectionPool {
+        let (tx, rx) = std::sync::mpsc::channel();
+        ConnectionPool {
+            state,
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+            idle: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        }
+    }
+
+    fn dispatch(&self, conn: Stream) {
+        let guard = self.state.enter();
+        if self.idle.load(Ordering::SeqCst) == 0 {
+            self.spawn_worker();
+        }
+        if self.tx.send((conn, guard)).is_err() {
+            tracing::warn!("connection pool is gone");
+        }
+    }
+
+    fn spawn_worker(&self) {
+        let (state, rx, idle) = (self.state.clone(), self.rx.clone(), self.idle.clone());
+        idle.fetch_add(1, Ordering::SeqCst);
+        let spawned = std::thread::Builder::new()
+            .name("conn".into())
+            .spawn(move || loop {
+                let next = rx.lock().ok().and_then(|r| r.recv().ok());
+                let Some((conn, guard)) = next else {
+                    return;
+                };
+                idle.fetch_sub(1, Ordering::SeqCst);
+                session::serve(&state, conn);
+                drop(guard);
+                idle.fetch_add(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            self.idle.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!("cannot spawn connection thread: {e}");
+        }
+    }
 }
 
 /// Saves stats now and then, and exits the process when idle past the timeout.

@@ -12,7 +12,11 @@ pub fn serve(state: &Arc<DaemonState>, mut conn: Stream) {
         let _ = write_frame(&mut conn, &Response::Error { message: why });
         return;
     }
-    match handle(state, &mut conn) {
+    let started = std::time::Instant::now();
+    tracing::trace!("connection accepted");
+    let outcome = handle(state, &mut conn);
+    tracing::trace!("connection served in {:?}", started.elapsed());
+    match outcome {
         Ok(()) | Err(FrameError::Closed) => {}
         Err(e) => {
             tracing::debug!("connection ended with error: {e}");
