@@ -9,8 +9,8 @@ use crate::paths::resolve;
 use crate::store::Digest;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
