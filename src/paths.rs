@@ -4,6 +4,10 @@ use std::path::{Component, Path, PathBuf};
 
 /// `path` made absolute against `cwd` and lexically normalized (`.`/`..` removed).
 pub fn resolve(cwd: &Path, path: &str) -> PathBuf {
+    // Fast path: an absolute path without `.`/`..`/`//` segments is already normal.
+    if path.starts_with('/') && !path.contains("/.") && !path.contains("//") {
+        return PathBuf::from(path);
+    }
     let joined = if Path::new(path).is_absolute() {
         PathBuf::from(path)
     } else {

@@ -17,23 +17,45 @@ fn file_name(path: &Path) -> &str {
         .unwrap_or_default()
 }
 
-/// Whether `candidate` is this zccache or another cache wrapper (directly or via symlink,
-/// as ccache's masquerade dirs are).
-fn is_self_or_wrapper(candidate: &Path, me: Option<&Path>) -> bool {
-    let Ok(real) = std::fs::canonicalize(candidate) else {
-        return false;
-    };
-    if Some(real.as_path()) == me {
-        return true;
+/// Identity (device, inode) of this executable, to recognise ourselves behind any symlink.
+fn self_identity() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/exe")
+        .or_else(|_| std::fs::metadata(std::env::current_exe()?))
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether `candidate` is this zccache (by inode, through symlinks) or a symlink to another
+/// cache wrapper (ccache's masquerade dirs link straight to the `ccache` binary).
+fn is_self_or_wrapper(candidate: &Path, me: Option<(u64, u64)>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = std::fs::metadata(candidate) {
+        if Some((meta.dev(), meta.ino())) == me {
+            return true;
+        }
     }
-    is_wrapper_name(file_name(&real))
+    let mut link = candidate.to_path_buf();
+    for _ in 0..8 {
+        match std::fs::read_link(&link) {
+            Ok(target) => {
+                if is_wrapper_name(file_name(&target)) {
+                    return true;
+                }
+                link = match link.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                };
+            }
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// Looks `name` up on `path_var`, skipping zccache itself and cache wrappers.
 pub fn find_on_path(name: &str, path_var: Option<&std::ffi::OsStr>, cwd: &Path) -> Option<PathBuf> {
-    let me = std::env::current_exe()
-        .ok()
-        .and_then(|p| std::fs::canonicalize(p).ok());
+    let me = self_identity();
     let path_var = path_var?;
     for dir in std::env::split_paths(path_var) {
         let dir = if dir.as_os_str().is_empty() {
@@ -47,7 +69,7 @@ pub fn find_on_path(name: &str, path_var: Option<&std::ffi::OsStr>, cwd: &Path) 
         if !is_executable(&candidate) {
             continue;
         }
-        if is_self_or_wrapper(&candidate, me.as_deref()) {
+        if is_self_or_wrapper(&candidate, me) {
             continue;
         }
         return Some(candidate);
@@ -86,10 +108,7 @@ pub fn resolve_compiler(first: &str, cwd: &Path) -> Option<PathBuf> {
         if !is_executable(&p) {
             return None;
         }
-        let me = std::env::current_exe()
-            .ok()
-            .and_then(|p| std::fs::canonicalize(p).ok());
-        if is_self_or_wrapper(&p, me.as_deref()) {
+        if is_self_or_wrapper(&p, self_identity()) {
             // A path to a masquerade symlink: find the real compiler of that name on PATH.
             return find_on_path(file_name(&p), std::env::var_os("PATH").as_deref(), cwd);
         }
