@@ -516,7 +516,21 @@ fn miss<C: Read + Write>(
             },
         );
     }
-    match ingest(ctx, &store, pp_key) {
+    let t_ingest = std::time::Instant::now();
+    let ingested = ingest(ctx, &store, pp_key);
+    tracing::debug!(
+        "ingest of {} ({} output bytes, compile {} ms) took {:?}",
+        ctx.inv.source,
+        store
+            .outputs
+            .iter()
+            .flatten()
+            .map(|(b, _)| b.len())
+            .sum::<usize>(),
+        store.compile_ms,
+        t_ingest.elapsed()
+    );
+    match ingested {
         Ok(record) => {
             ctx.state.stats.miss(ctx.inv.family.name());
             let inline_files = user_depfile(ctx, &record).into_iter().collect();
