@@ -349,15 +349,19 @@ fn hit_plan(ctx: &Ctx, record: &ResultRecord) -> Option<HitPlan> {
     for slot in &ctx.inv.outputs {
         match record.outputs.iter().find(|o| o.role == slot.role) {
             Some(out) => {
+                use std::os::unix::fs::MetadataExt;
                 let blob_path = ctx.state.blobs.path(&out.blob);
-                if std::fs::metadata(&blob_path).map(|m| m.len()).ok() != Some(out.size) {
+                let meta = std::fs::metadata(&blob_path).ok()?;
+                if meta.len() != out.size {
                     return None;
                 }
+                let ctime = meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128;
                 files.push(Materialize {
                     blob_path: blob_path.to_string_lossy().into_owned(),
                     hash: out.blob,
                     dest: slot.path.clone(),
                     mode: out.mode,
+                    unchanged_since_stored: out.blob_ctime_ns != 0 && ctime == out.blob_ctime_ns,
                 });
             }
             None if slot.optional => {}
@@ -652,6 +656,7 @@ fn ingest(
                     blob,
                     size: bytes.len() as u64,
                     mode: *mode,
+                    blob_ctime_ns: state.blobs.ctime_ns(&blob).unwrap_or(0),
                 });
             }
             None if slot.optional => {}

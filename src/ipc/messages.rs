@@ -65,6 +65,9 @@ pub struct Materialize {
     pub dest: String,
     /// Unix mode bits to apply (0 = leave default).
     pub mode: u32,
+    /// The daemon saw the blob unchanged since it was stored (same ctime): the client may
+    /// copy it without re-hashing; otherwise it verifies the digest while copying.
+    pub unchanged_since_stored: bool,
 }
 
 /// What a hit restores.

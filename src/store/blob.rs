@@ -56,6 +56,13 @@ impl BlobStore {
         Ok(digest)
     }
 
+    /// ctime (ns) of the blob file, if it exists.
+    pub fn ctime_ns(&self, digest: &Digest) -> Option<i128> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(self.path(digest)).ok()?;
+        Some(m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128)
+    }
+
     /// Removes a blob (eviction, corruption). Missing is fine.
     pub fn remove(&self, digest: &Digest) {
         let _ = std::fs::remove_file(self.path(digest));

@@ -60,6 +60,9 @@ pub struct StoredOutput {
     pub blob: Digest,
     pub size: u64,
     pub mode: u32,
+    /// The blob file's ctime (ns) when the result was stored: while it is unchanged, the blob
+    /// is exactly what was written (any write changes ctime) and a restore need not re-hash it.
+    pub blob_ctime_ns: i128,
 }
 
 /// A cached compile outcome.
