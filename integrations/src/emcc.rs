@@ -23,7 +23,7 @@
 
 use crate::family::Family;
 use crate::gcc;
-use crate::gcc::options::{is_known_flag, lookup_valued, OptKind};
+use crate::gcc::options::{self, is_known_flag, lookup_valued, OptKind};
 use crate::invocation::{DepfilePlan, IncludeDirs, Invocation, Language, OutputSlot, Uncacheable};
 use crate::response_file;
 use std::collections::HashMap;
@@ -645,18 +645,7 @@ fn scan(args: &[String]) -> Result<EmScan, Uncacheable> {
             continue;
         }
         if let Some((name, kind, joined)) = em_lookup_valued(arg) {
-            let value = match joined {
-                Some(v) => v.to_string(),
-                None => {
-                    let Some(v) = args.get(i) else {
-                        return Err(Uncacheable::UnsupportedOption(format!(
-                            "{arg} without value"
-                        )));
-                    };
-                    i += 1;
-                    v.clone()
-                }
-            };
+            let value = options::take_value(arg, joined, args, &mut i)?;
             match kind {
                 EmKind::Query => return Err(Uncacheable::Query),
                 EmKind::Unsupported => return Err(Uncacheable::UnsupportedOption(name.into())),
@@ -960,22 +949,8 @@ fn link(
             return Err(Uncacheable::Coverage);
         }
         if let Some((name, kind, joined)) = lookup_valued(arg) {
-            let value = match joined {
-                Some(v) => v.to_string(),
-                None => {
-                    let Some(v) = args.get(i) else {
-                        return Err(Uncacheable::UnsupportedOption(format!(
-                            "{arg} without value"
-                        )));
-                    };
-                    i += 1;
-                    v.clone()
-                }
-            };
-            let spelled: Vec<String> = match joined {
-                Some(_) => vec![arg.clone()],
-                None => vec![arg.clone(), value.clone()],
-            };
+            let value = options::take_value(arg, joined, args, &mut i)?;
+            let spelled = options::spelled(arg, joined.is_some(), &value);
             match kind {
                 OptKind::Output => {
                     output = Some(value);

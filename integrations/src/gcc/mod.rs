@@ -151,22 +151,8 @@ fn scan(raw_args: &[String], cwd: &Path) -> Result<(Vec<String>, Scan), Uncachea
             }
         }
         if let Some((name, kind, joined)) = lookup_valued(arg) {
-            let value = match joined {
-                Some(v) => v.to_string(),
-                None => {
-                    let Some(v) = args.get(i) else {
-                        return Err(Uncacheable::UnsupportedOption(format!(
-                            "{arg} without value"
-                        )));
-                    };
-                    i += 1;
-                    v.clone()
-                }
-            };
-            let spelled: Vec<String> = match joined {
-                Some(_) => vec![arg.clone()],
-                None => vec![arg.clone(), value.clone()],
-            };
+            let value = options::take_value(arg, joined, &args, &mut i)?;
+            let spelled = options::spelled(arg, joined.is_some(), &value);
             match kind {
                 OptKind::Output => {
                     s.output = Some(value);

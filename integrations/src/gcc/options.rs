@@ -233,3 +233,31 @@ pub fn lookup_valued(arg: &str) -> Option<(&'static str, OptKind, Option<&str>)>
 pub fn is_known_flag(arg: &str) -> bool {
     KEEP_PREFIXES.iter().any(|p| arg.starts_with(p))
 }
+
+/// The value of a valued option: the joined part, or the next argument (advancing `next`).
+pub fn take_value(
+    arg: &str,
+    joined: Option<&str>,
+    args: &[String],
+    next: &mut usize,
+) -> Result<String, crate::invocation::Uncacheable> {
+    match joined {
+        Some(v) => Ok(v.to_string()),
+        None => {
+            let v = args.get(*next).ok_or_else(|| {
+                crate::invocation::Uncacheable::UnsupportedOption(format!("{arg} without value"))
+            })?;
+            *next += 1;
+            Ok(v.clone())
+        }
+    }
+}
+
+/// The option as written: one argument when joined, else the option and its value.
+pub fn spelled(arg: &str, joined: bool, value: &str) -> Vec<String> {
+    if joined {
+        vec![arg.to_string()]
+    } else {
+        vec![arg.to_string(), value.to_string()]
+    }
+}
