@@ -309,6 +309,8 @@ fn corrupt_blob_is_a_miss_then_repaired() {
     let args = ["gcc", "-Iinc", "-c", "main.c", "-o", "main.o"];
     assert_ok(&zcc(&cache, &args), "cold");
     let good = read(&cache, "main.o");
+    // Stats wait until the answered miss is stored.
+    assert_eq!(cache.stat("misses"), 1);
     // Corrupt every blob in place.
     for entry in walk(&cache.cache_dir.join("blobs")) {
         let mut bytes = std::fs::read(&entry).unwrap();

@@ -282,7 +282,7 @@ fn compile_and_store(
             .iter()
             .map(|p| {
                 let bytes = std::fs::read(p).ok()?;
-                Some((bytes, output_mode(Path::new(p))))
+                Some((serde_bytes::ByteBuf::from(bytes), output_mode(Path::new(p))))
             })
             .collect()
     } else {

@@ -13,6 +13,7 @@ use crate::ipc::{
 use crate::paths::resolve;
 use crate::store::records::{ManifestEntry, ResultRecord, StoredOutput};
 use crate::store::Digest;
+use serde_bytes::ByteBuf;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -178,6 +179,7 @@ pub fn converse<C: Read + Write>(
 
     // Direct mode.
     tracing::trace!("parse+identity+key in {:?}", t_parsed.elapsed());
+    state.wait_for_ingest_of(&key, super::INGEST_WAIT);
     let manifest = state.index.manifest(&key);
     if let Some(manifest) = &manifest {
         for entry in &manifest.entries {
@@ -379,10 +381,10 @@ fn hit_plan(ctx: &Ctx, record: &ResultRecord) -> Option<HitPlan> {
 }
 
 /// The depfile the build asked for, rendered as its compiler would write it.
-fn user_depfile(ctx: &Ctx, record: &ResultRecord) -> Option<(String, Vec<u8>)> {
+fn user_depfile(ctx: &Ctx, record: &ResultRecord) -> Option<(String, ByteBuf)> {
     if let DepfilePlan::RustDepInfo { path } = &ctx.inv.depfile {
         let text = ctx.paths().to_local(record.dep_info.as_deref()?);
-        return Some((path.clone(), text.into_bytes()));
+        return Some((path.clone(), ByteBuf::from(text.into_bytes())));
     }
     let DepfilePlan::User {
         path,
@@ -403,7 +405,7 @@ fn user_depfile(ctx: &Ctx, record: &ResultRecord) -> Option<(String, Vec<u8>)> {
         .map(|(_, d)| d.clone())
         .collect();
     let text = depfile::render(ctx.inv.family, targets, &deps, *phony);
-    Some((path.clone(), text.into_bytes()))
+    Some((path.clone(), ByteBuf::from(text.into_bytes())))
 }
 
 /// Search order and system dirs for this invocation (for shadowing and `-MMD`).
@@ -520,6 +522,12 @@ fn miss<C: Read + Write>(
             },
         );
     }
+    // Answer first: the build's depfile comes straight from the compiler's (rustc wrote its
+    // dep-info itself), so the wrapper can exit while the result is stored. Stats, clear and
+    // stop wait for stores in flight.
+    let inline_files = depfile_from_compiler(ctx, &store).into_iter().collect();
+    let _in_flight = ctx.state.begin_ingest(ctx.manifest_key);
+    send(conn, &Response::Stored { inline_files })?;
     let t_ingest = std::time::Instant::now();
     let ingested = ingest(ctx, &store, pp_key);
     tracing::debug!(
@@ -535,29 +543,25 @@ fn miss<C: Read + Write>(
         t_ingest.elapsed()
     );
     match ingested {
-        Ok(record) => {
-            ctx.state.stats.miss(ctx.inv.family.name());
-            let inline_files = user_depfile(ctx, &record).into_iter().collect();
-            send(conn, &Response::Stored { inline_files })
-        }
+        Ok(_) => ctx.state.stats.miss(ctx.inv.family.name()),
         Err(IngestError::Uncacheable(reason)) => {
-            ctx.state.stats.uncacheable(ctx.inv.family.name(), reason);
-            // Still give the build its depfile, from what the compiler wrote.
-            let inline_files = fallback_depfile(ctx, &store).into_iter().collect();
-            send(conn, &Response::Stored { inline_files })
+            ctx.state.stats.uncacheable(ctx.inv.family.name(), reason)
         }
         Err(IngestError::Failed(why)) => {
             tracing::warn!("could not store result: {why}");
             ctx.state.stats.miss(ctx.inv.family.name());
             ctx.state.stats.error("store_failed");
-            let inline_files = fallback_depfile(ctx, &store).into_iter().collect();
-            send(conn, &Response::Stored { inline_files })
         }
     }
+    Ok(())
 }
 
-/// The build's depfile rendered straight from the compiler's, when nothing was stored.
-fn fallback_depfile(ctx: &Ctx, store: &StoreRequest) -> Option<(String, Vec<u8>)> {
+/// The depfile the build asked for (`-MD`/`-MF`…), rendered from the one the compiler wrote
+/// for us. None when the build asked for none or the compiler wrote it itself (rustc).
+fn depfile_from_compiler(ctx: &Ctx, store: &StoreRequest) -> Option<(String, ByteBuf)> {
+    if !matches!(ctx.inv.depfile, DepfilePlan::User { .. }) {
+        return None;
+    }
     let text = String::from_utf8_lossy(store.depfile.as_deref()?).into_owned();
     let parsed = depfile::parse(&text);
     let (_, system_dirs) = include_search(ctx);

@@ -91,6 +91,8 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         active: Default::default(),
         last_activity: Mutex::new(Instant::now()),
         backfill: std::sync::OnceLock::new(),
+        ingests: Mutex::new(Vec::new()),
+        ingests_done: std::sync::Condvar::new(),
     });
     let _ = state
         .backfill
@@ -206,8 +208,12 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
         });
 }
 
+/// Longest a stats/clear/stop request waits for answered misses to be stored.
+pub const INGEST_WAIT: Duration = Duration::from_secs(30);
+
 /// Stops serving: removes the socket, persists everything, exits the process.
 pub fn shutdown(state: &DaemonState) -> ! {
+    state.wait_for_ingests(INGEST_WAIT);
     let _ = std::fs::remove_file(state.layout.socket());
     let _ = std::fs::remove_file(state.layout.pid_file());
     state.index.save_stats(state.stats.to_pairs());

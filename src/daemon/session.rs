@@ -63,14 +63,19 @@ fn handle(state: &Arc<DaemonState>, conn: &mut Stream) -> Result<(), FrameError>
             state.touch();
             result
         }
-        Request::Stats => write_frame(conn, &Response::Stats(state.snapshot())),
+        Request::Stats => {
+            state.wait_for_ingests(super::INGEST_WAIT);
+            write_frame(conn, &Response::Stats(state.snapshot()))
+        }
         Request::ZeroStats => {
+            state.wait_for_ingests(super::INGEST_WAIT);
             state.stats.zero();
             state.index.save_stats(state.stats.to_pairs());
             state.index.flush();
             write_frame(conn, &Response::Ok)
         }
         Request::Clear => {
+            state.wait_for_ingests(super::INGEST_WAIT);
             state.index.clear();
             state.hashes.clear();
             write_frame(conn, &Response::Ok)

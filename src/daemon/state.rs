@@ -5,10 +5,10 @@ use super::stats::Stats;
 use crate::config::{Layout, Settings};
 use crate::ipc::StatsSnapshot;
 use crate::meta::HashCache;
-use crate::store::{BlobStore, Index};
+use crate::store::{BlobStore, Digest, Index};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Shared daemon state.
 pub struct DaemonState {
@@ -26,6 +26,11 @@ pub struct DaemonState {
     pub last_activity: Mutex<Instant>,
     /// Background preprocessor-tier filler.
     pub backfill: std::sync::OnceLock<super::backfill::Backfill>,
+    /// Manifest keys of misses already answered (the wrapper has exited) whose results are
+    /// still being stored.
+    pub ingests: Mutex<Vec<Digest>>,
+    /// Signalled whenever an ingest finishes.
+    pub ingests_done: Condvar,
 }
 
 impl DaemonState {
@@ -50,6 +55,37 @@ impl DaemonState {
         }
     }
 
+    /// Marks a miss as being stored after its wrapper was answered; the guard marks it
+    /// stored.
+    pub fn begin_ingest(self: &Arc<Self>, manifest_key: Digest) -> IngestGuard {
+        self.ingests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(manifest_key);
+        IngestGuard {
+            state: self.clone(),
+            manifest_key,
+        }
+    }
+
+    /// Waits (at most `limit`) until every answered miss is stored, so stats, clear and
+    /// shutdown see the whole build.
+    pub fn wait_for_ingests(&self, limit: Duration) {
+        let pending = self.ingests.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self
+            .ingests_done
+            .wait_timeout_while(pending, limit, |keys| !keys.is_empty());
+    }
+
+    /// Waits (at most `limit`) until no answered miss with this manifest key is still being
+    /// stored, so the same compile run right again finds its result.
+    pub fn wait_for_ingest_of(&self, manifest_key: &Digest, limit: Duration) {
+        let pending = self.ingests.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self
+            .ingests_done
+            .wait_timeout_while(pending, limit, |keys| keys.contains(manifest_key));
+    }
+
     /// Marks a connection as started; the guard marks it finished.
     pub fn enter(self: &Arc<Self>) -> ActiveGuard {
         self.active.fetch_add(1, Ordering::SeqCst);
@@ -63,5 +99,21 @@ pub struct ActiveGuard(Arc<DaemonState>);
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One ingest in flight; dropping it wakes anyone waiting for ingests to finish.
+pub struct IngestGuard {
+    state: Arc<DaemonState>,
+    manifest_key: Digest,
+}
+
+impl Drop for IngestGuard {
+    fn drop(&mut self) {
+        let mut pending = self.state.ingests.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = pending.iter().position(|k| *k == self.manifest_key) {
+            pending.swap_remove(at);
+        }
+        self.state.ingests_done.notify_all();
     }
 }

@@ -3,6 +3,7 @@
 //! One compile is one connection: `Compile` → (`Preprocessed`)? → a verdict; on a miss the
 //! client runs the compiler and answers `Store` on the same connection.
 
+use serde_bytes::ByteBuf;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -75,8 +76,10 @@ pub struct Materialize {
 pub struct HitPlan {
     pub files: Vec<Materialize>,
     /// Small files written directly (the re-rendered depfile).
-    pub inline_files: Vec<(String, Vec<u8>)>,
+    pub inline_files: Vec<(String, ByteBuf)>,
+    #[serde(with = "serde_bytes")]
     pub stdout: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub stderr: Vec<u8>,
     pub exit_code: i32,
 }
@@ -120,7 +123,7 @@ pub enum Response {
     /// The result was handled; write these files (the build's depfile) and exit with the
     /// compiler's status.
     Stored {
-        inline_files: Vec<(String, Vec<u8>)>,
+        inline_files: Vec<(String, ByteBuf)>,
     },
     Stats(StatsSnapshot),
     Pong {
@@ -137,11 +140,14 @@ pub enum Response {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoreRequest {
     pub exit_code: i32,
+    #[serde(with = "serde_bytes")]
     pub stdout: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub stderr: Vec<u8>,
     /// Contents of each planned output (None when absent), with mode bits.
-    pub outputs: Vec<Option<(Vec<u8>, u32)>>,
+    pub outputs: Vec<Option<(ByteBuf, u32)>>,
     /// The depfile the compiler wrote, if one was planned.
+    #[serde(with = "serde_bytes")]
     pub depfile: Option<Vec<u8>>,
     /// Wall time of the compile in milliseconds (for "time saved").
     pub compile_ms: u64,

@@ -69,7 +69,9 @@ pub struct StoredOutput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ResultRecord {
     pub outputs: Vec<StoredOutput>,
+    #[serde(with = "serde_bytes")]
     pub stdout: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub stderr: Vec<u8>,
     /// Depfile prerequisites as the compiler escaped them, in its order (source first).
     pub deps: Vec<String>,
