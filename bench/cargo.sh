@@ -12,6 +12,9 @@
 #   BENCH_TOOLS=bare,sccache,ref,ours-wrapper,cargo-zccache
 #                                          contestants (default all but ours-wrapper)
 #   BENCH_PROFILE=dev|release             cargo profile (default dev)
+#   BENCH_COLD_ROUNDS=N                   after the table, N rounds of cold builds alternating
+#                                          bare and `cargo zccache build` (ABBA order) per graph,
+#                                          reported as medians and the median ratio (default 0)
 #
 # Installs (once, kept in $BENCH_DIR): sccache with `cargo install sccache --locked` (a few
 # minutes), the reference zccache from PyPI in its own venv. Every contestant builds with
@@ -27,6 +30,7 @@ bench_need cargo python3 || exit 1
 : "${BENCH_GRAPHS:=small,large}"
 : "${BENCH_TOOLS:=bare,sccache,ref,cargo-zccache}"
 : "${BENCH_PROFILE:=dev}"
+: "${BENCH_COLD_ROUNDS:=0}"
 : "${BENCH_SCCACHE_VERSION:=}"   # empty: latest; e.g. 0.10.0
 
 has() { case ",$1," in *,"$2",*) return 0 ;; *) return 1 ;; esac; }
@@ -224,6 +228,47 @@ for GRAPH in "${GRAPHS[@]}"; do
     done
 done
 
+# ---------------------------------------------------------------- alternating cold rounds
+# The machine drifts by several percent between runs minutes apart; alternating bare and
+# cargo zccache cold builds (ABBA) and taking medians separates that drift from our overhead.
+declare -A COLD_AB   # COLD_AB[graph] = "bare median|ours median|median ratio|per-round list"
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.2f}')" "$@"; }
+if ((BENCH_COLD_ROUNDS > 0)) && [[ -n "$CARGO_ZCCACHE_BIN" ]]; then
+    for GRAPH in "${GRAPHS[@]}"; do
+        SRC="$BENCH_DIR/cargo/$GRAPH/src"
+        bare_times=() ours_times=() ratios=() rounds=()
+        for ((round = 1; round <= BENCH_COLD_ROUNDS; round++)); do
+            order=(bare cargo-zccache)
+            ((round % 2 == 0)) && order=(cargo-zccache bare)
+            declare -A this=()
+            for tool in "${order[@]}"; do
+                SCEN="cold-round$round"
+                work="$BENCH_DIR/cargo/$GRAPH/work-$tool"
+                rm -rf "$work" "$CACHE/$tool"
+                mkdir -p "$work" "$CACHE/$tool"
+                start_tool "$tool"
+                secs="$(run_tool "$tool" "$work/target")" || secs=""
+                stop_tool "$tool"
+                rm -rf "$work"
+                this[$tool]="$secs"
+                bench_log "$GRAPH / cold round $round / $tool: ${secs:-FAILED}s"
+            done
+            if [[ -n "${this[bare]}" && -n "${this[cargo-zccache]}" ]]; then
+                bare_times+=("${this[bare]}")
+                ours_times+=("${this[cargo-zccache]}")
+                r="$(python3 -c "print(f'{${this[cargo-zccache]}/${this[bare]}:.3f}')")"
+                ratios+=("$r")
+                rounds+=("${this[bare]}/${this[cargo-zccache]} s (${r}×)")
+            fi
+            unset this
+        done
+        if ((${#ratios[@]})); then
+            list="$(printf '%s; ' "${rounds[@]}")"
+            COLD_AB[$GRAPH]="$(median "${bare_times[@]}")|$(median "${ours_times[@]}")|$(median "${ratios[@]}")|${list%; }"
+        fi
+    done
+fi
+
 # ---------------------------------------------------------------- table
 {
     printf '\n## cargo build (%s profile, CARGO_INCREMENTAL=0, %s CPUs) — seconds (× bare)\n\n' \
@@ -248,6 +293,17 @@ done
             printf '\n'
         done
     done
+    if ((${#COLD_AB[@]})); then
+        printf '\n### cold builds, %s alternating rounds (ABBA): bare vs cargo zccache\n\n' \
+            "$BENCH_COLD_ROUNDS"
+        printf '| graph | bare median | cargo zccache median | median of per-round ratios | rounds (bare/ours) |\n'
+        printf '|---|---:|---:|---:|---|\n'
+        for GRAPH in "${GRAPHS[@]}"; do
+            [[ -n "${COLD_AB[$GRAPH]:-}" ]] || continue
+            IFS='|' read -r b o r l <<<"${COLD_AB[$GRAPH]}"
+            printf '| %s | %s s | %s s | %s× | %s |\n' "$GRAPH" "$b" "$o" "$r" "$l"
+        done
+    fi
     if ((${#FAILED[@]})); then
         printf '\nFailed measurements: %s (logs in %s)\n' "${FAILED[*]}" "$BENCH_DIR/cargo/logs"
     fi
