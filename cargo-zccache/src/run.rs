@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// `zccache stats --json`, or why it could not be had.
 fn stats(zccache: &Path) -> Result<Value, String> {
@@ -24,22 +24,6 @@ fn stats(zccache: &Path) -> Result<Value, String> {
         ));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("zccache stats --json: {e}"))
-}
-
-/// Stats after the build, once they stop moving (the daemon may still be recording the last
-/// compiles for a few milliseconds after cargo exits).
-fn settled_stats(zccache: &Path) -> Result<Value, String> {
-    let mut last = stats(zccache)?;
-    for _ in 0..8 {
-        std::thread::sleep(Duration::from_millis(25));
-        let next = stats(zccache)?;
-        let same = summary::Counters::from_value(&next) == summary::Counters::from_value(&last);
-        last = next;
-        if same {
-            break;
-        }
-    }
-    Ok(last)
 }
 
 /// Starts the daemon (`zccache start`); a failure is only a warning: the wrapper then runs
@@ -71,20 +55,39 @@ pub fn cargo_with_zccache(cli: &Cli, args: &[OsString]) -> anyhow::Result<i32> {
     let cargo = locate::cargo();
     let mut notes = Vec::new();
 
-    if let Some(warning) = start_daemon(&zccache) {
+    // Daemon start, `cargo metadata` and `rustc -vV` are independent: run them side by side
+    // (they are this command's fixed cost on top of cargo's).
+    let manifest = project::manifest_path_arg(args);
+    let (daemon_warning, before, proj, host) = std::thread::scope(|s| {
+        let daemon = s.spawn(|| (start_daemon(&zccache), stats(&zccache)));
+        let metadata = s.spawn(|| project::load(&cargo, manifest.as_deref()));
+        let host = (!cli.no_cc).then(|| s.spawn(locate::host_triple));
+        let (warning, before) = daemon.join().unwrap_or_else(|_| {
+            (
+                Some("starting the daemon panicked".to_string()),
+                Err("no stats".to_string()),
+            )
+        });
+        let proj = metadata
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("cargo metadata panicked")));
+        let host = host.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("rustc -vV panicked")))
+        });
+        (warning, before, proj, host)
+    });
+    if let Some(warning) = daemon_warning {
         eprintln!("warning: {warning}; compiles run uncached");
         notes.push(warning);
     }
-    let before = stats(&zccache);
     let cache_dir = before
         .as_ref()
         .ok()
         .and_then(|v| v.get("cache_dir"))
         .and_then(Value::as_str)
         .map(String::from);
-
-    let manifest = project::manifest_path_arg(args);
-    let proj = match project::load(&cargo, manifest.as_deref()) {
+    let proj = match proj {
         Ok(p) => Some(p),
         Err(e) => {
             notes.push(format!(
@@ -124,9 +127,10 @@ pub fn cargo_with_zccache(cli: &Cli, args: &[OsString]) -> anyhow::Result<i32> {
     if cli.no_cc {
         notes.push("--no-cc: C/C++ compiles not routed".into());
     } else {
-        let host = match locate::host_triple() {
-            Ok(h) => Some(h),
-            Err(e) => {
+        let host = match host {
+            Some(Ok(h)) => Some(h),
+            None => None,
+            Some(Err(e)) => {
                 notes.push(format!("host triple unknown ({e:#}): only CC/CXX set"));
                 None
             }
@@ -156,7 +160,8 @@ pub fn cargo_with_zccache(cli: &Cli, args: &[OsString]) -> anyhow::Result<i32> {
     if cli.quiet {
         return Ok(exit_code);
     }
-    let after = settled_stats(&zccache);
+    // The daemon answers stats only once every answered compile is stored.
+    let after = stats(&zccache);
     let (delta, stats_error) = match (&before, &after) {
         (Ok(b), Ok(a)) => (summary::delta(b, a), None),
         (Err(e), _) | (_, Err(e)) => (summary::Delta::default(), Some(e.clone())),

@@ -50,9 +50,6 @@ pub fn split_env_path(value: Option<&str>) -> Vec<String> {
     }
 }
 
-/// Directory timestamps newer than this are not trusted to prove "nothing was created".
-const SETTLE_NS: i128 = 2_000_000_000;
-
 fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
     use std::os::unix::fs::MetadataExt;
     meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128
@@ -122,8 +119,15 @@ pub fn absent_candidates(cwd: &Path, order: &[String], headers: &[String]) -> Ve
                 };
                 let (dir_mtime_ns, settled) = match &anchor_meta {
                     Some(meta) => {
+                        // A directory whose mtime is this recent may still gain a file
+                        // within the same timestamp tick: not trusted to prove absence.
+                        use std::os::unix::fs::MetadataExt;
                         let m = mtime_ns(meta);
-                        (Some(m), now - m >= SETTLE_NS)
+                        let settle = crate::meta::hash_cache::settle_ns(
+                            meta.mtime_nsec(),
+                            meta.ctime_nsec(),
+                        );
+                        (Some(m), now - m >= settle)
                     }
                     None => (None, true),
                 };

@@ -3,8 +3,8 @@
 //! One compile is one connection: `Compile` → (`Preprocessed`)? → a verdict; on a miss the
 //! client runs the compiler and answers `Store` on the same connection.
 
-use serde_bytes::ByteBuf;
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
 
 /// Bumped whenever a message changes shape; a mismatch makes the client fall back.

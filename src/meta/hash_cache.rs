@@ -1,9 +1,10 @@
 //! Path → (size, mtime, ctime, inode) → blake3, validated by a `stat` on every use.
 //!
 //! A cached hash is only trusted when the file's stat still matches and the file was already
-//! "settled" (mtime/ctime at least [`SETTLE`] in the past) when it was hashed: a file written
-//! twice within one timestamp tick could otherwise keep an old hash. Unsettled files are
-//! re-read every time, so a header saved a millisecond before a compile is always seen.
+//! "settled" when it was hashed (its mtime/ctime older than one timestamp tick, with a wide
+//! margin: see [`settle_ns`]): a file written twice within one tick could otherwise keep an
+//! old hash. Unsettled files are re-read every time, so a header saved a millisecond before a
+//! compile is always seen.
 
 use crate::store::Digest;
 use std::collections::HashMap;
@@ -12,8 +13,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How old a file's timestamps must be before its hash is reused without re-reading.
+/// How old a file's timestamps must be before its hash is reused without re-reading, on a
+/// filesystem whose timestamps may be whole seconds (FAT, HFS+, ext4 with small inodes, some
+/// network filesystems).
 pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// The same on a filesystem with sub-second timestamps. Linux stamps files from a clock that
+/// advances every 1–10 ms; 100 ms leaves a wide margin, and lets a freshly written `.rmeta`
+/// or header be hashed once instead of once per compile that reads it.
+pub const SETTLE_FINE: Duration = Duration::from_millis(100);
+
+/// How old (ns) timestamps with these sub-second parts must be before they are trusted to
+/// change on the next write: [`SETTLE_FINE`] when either has a sub-second part (the
+/// filesystem keeps them), else [`SETTLE`].
+pub fn settle_ns(mtime_nsec: i64, ctime_nsec: i64) -> i128 {
+    if mtime_nsec != 0 || ctime_nsec != 0 {
+        SETTLE_FINE.as_nanos() as i128
+    } else {
+        SETTLE.as_nanos() as i128
+    }
+}
 
 /// The source uses `__DATE__` or `__TIME__`.
 pub const USES_DATE_TIME: u8 = 1;
@@ -36,6 +55,8 @@ struct StatKey {
     ctime_ns: i128,
     ino: u64,
     dev: u64,
+    /// See [`settle_ns`].
+    settle_ns: i128,
 }
 
 impl StatKey {
@@ -46,6 +67,7 @@ impl StatKey {
             ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
             ino: meta.ino(),
             dev: meta.dev(),
+            settle_ns: settle_ns(meta.mtime_nsec(), meta.ctime_nsec()),
         }
     }
     fn changed_ns(&self) -> i128 {
@@ -121,7 +143,7 @@ impl HashCache {
         };
         // Re-check: a write during the read makes this digest unreliable for caching.
         let after = std::fs::metadata(path).map(|m| StatKey::of(&m)).ok();
-        let settled = now_ns() - stat.changed_ns() >= SETTLE.as_nanos() as i128;
+        let settled = now_ns() - stat.changed_ns() >= stat.settle_ns;
         let mut entries = self
             .entries
             .lock()
