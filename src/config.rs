@@ -44,7 +44,15 @@ pub struct Settings {
     pub idle_timeout: Setting<u64>,
     /// Use the preprocessor tier on a direct-mode miss (`ZCCACHE_PREPROCESSOR`, default on).
     pub preprocessor: Setting<bool>,
+    /// Key rustc compiles by their working directory (`ZCCACHE_RUST_HASH_DIR`, default off):
+    /// rlibs of workspace members record the checkout path, so with this on they are never
+    /// shared between checkouts.
+    pub rust_hash_dir: Setting<bool>,
 }
+
+/// The variable behind [`Settings::rust_hash_dir`]; also honoured per compile, from the
+/// build's environment (it changes keys, so a build can ask for it without a daemon restart).
+pub const RUST_HASH_DIR_ENV: &str = "ZCCACHE_RUST_HASH_DIR";
 
 /// Errors reading settings.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +86,7 @@ struct FileConfig {
     log: Option<String>,
     idle_timeout: Option<u64>,
     preprocessor: Option<bool>,
+    rust_hash_dir: Option<bool>,
 }
 
 /// Default cache root: the user's cache dir (`~/.cache/zccache`), found via the passwd entry
@@ -111,7 +120,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok((num * mult) as u64)
 }
 
-fn parse_bool(key: &str, text: &str) -> Result<bool, ConfigError> {
+pub fn parse_bool(key: &str, text: &str) -> Result<bool, ConfigError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" | "" => Ok(false),
@@ -170,6 +179,10 @@ impl Settings {
                 value: true,
                 source: Source::Default,
             },
+            rust_hash_dir: Setting {
+                value: false,
+                source: Source::Default,
+            },
         };
         // A dir given only in the user-level config file is honoured when the env has none.
         if settings.dir.source == Source::Default {
@@ -219,6 +232,12 @@ impl Settings {
                 source: from_file(()),
             };
         }
+        if let Some(v) = file_cfg.rust_hash_dir {
+            settings.rust_hash_dir = Setting {
+                value: v,
+                source: from_file(()),
+            };
+        }
 
         if let Some(text) = env("ZCCACHE_MAXSIZE").filter(|t| !t.is_empty()) {
             settings.max_size = Setting {
@@ -256,6 +275,12 @@ impl Settings {
             settings.preprocessor = Setting {
                 value: parse_bool("ZCCACHE_PREPROCESSOR", &text)?,
                 source: Source::Env("ZCCACHE_PREPROCESSOR"),
+            };
+        }
+        if let Some(text) = env(RUST_HASH_DIR_ENV) {
+            settings.rust_hash_dir = Setting {
+                value: parse_bool(RUST_HASH_DIR_ENV, &text)?,
+                source: Source::Env(RUST_HASH_DIR_ENV),
             };
         }
         Ok(settings)
@@ -297,6 +322,11 @@ impl Settings {
                 "preprocessor".into(),
                 self.preprocessor.value.to_string(),
                 self.preprocessor.source.to_string(),
+            ),
+            (
+                "rust_hash_dir".into(),
+                self.rust_hash_dir.value.to_string(),
+                self.rust_hash_dir.source.to_string(),
             ),
         ]
     }

@@ -450,6 +450,54 @@ fn cargo_zccache_caches_a_real_workspace() {
 }
 
 #[test]
+fn rust_hash_dir_keeps_checkouts_apart() {
+    // By default a second checkout hits (rlibs then name the first checkout in their metadata
+    // and debug info); ZCCACHE_RUST_HASH_DIR=1 keys rustc by its working dir, so each
+    // checkout's rlibs are exactly what an uncached build there makes.
+    let cache = TestCache::new();
+    let fx_core = ["build", "--locked", "-p", "fx-core"];
+    let strict = [("ZCCACHE_RUST_HASH_DIR", "1")];
+
+    let shared_a = Checkout::new(&cache, "shared-a");
+    let shared_b = Checkout::new(&cache, "shared-b");
+    let first = shared_a.zccache(&fx_core, &[]);
+    assert_eq!((first.total.hits, first.total.misses), (0, 1));
+    let second = shared_b.zccache(&fx_core, &[]);
+    assert_eq!(
+        (second.total.hits, second.total.misses),
+        (1, 0),
+        "default: another checkout hits: {}",
+        second.json
+    );
+
+    let strict_a = Checkout::new(&cache, "strict-a");
+    let strict_b = Checkout::new(&cache, "strict-b");
+    let first = strict_a.zccache(&fx_core, &strict);
+    assert_eq!((first.total.hits, first.total.misses), (0, 1));
+    let second = strict_b.zccache(&fx_core, &strict);
+    assert_eq!(
+        (second.total.hits, second.total.misses),
+        (0, 1),
+        "hash dir: another checkout misses: {}",
+        second.json
+    );
+    // Its rlib is the one an uncached build in that checkout makes.
+    let cached = strict_b.rlibs();
+    strict_b.clean();
+    assert_ok(&strict_b.plain(&fx_core), "plain build of fx-core");
+    assert_same_rlibs("hash dir, second checkout", &cached, &strict_b.rlibs());
+    // The same checkout still hits.
+    strict_a.clean();
+    let again = strict_a.zccache(&fx_core, &strict);
+    assert_eq!(
+        (again.total.hits, again.total.misses),
+        (1, 0),
+        "hash dir: same checkout hits: {}",
+        again.json
+    );
+}
+
+#[test]
 fn setup_round_trips_a_commented_config() {
     let cache = TestCache::new();
     let a = Checkout::new(&cache, "s");

@@ -101,6 +101,11 @@ pub fn converse<C: Read + Write>(
             return uncacheable(conn, why.name());
         }
     };
+    let mut inv = inv;
+    if inv.family == Family::Rustc && rust_hash_dir(state, &env) {
+        // rlibs record the working dir (metadata paths, debug info): key by it.
+        inv.debug_info = true;
+    }
     let t_parsed = std::time::Instant::now();
     let compiler_id = match state.compilers.identity(&req.compiler) {
         Ok(id) => id,
@@ -240,6 +245,16 @@ pub fn converse<C: Read + Write>(
     }
 
     miss(&mut ctx, conn, pp_key)
+}
+
+/// Whether rustc compiles are keyed by their working dir: the build's own
+/// `ZCCACHE_RUST_HASH_DIR` wins over the daemon's setting.
+fn rust_hash_dir(state: &DaemonState, env: &HashMap<&str, &str>) -> bool {
+    match env.get(crate::config::RUST_HASH_DIR_ENV) {
+        Some(text) => crate::config::parse_bool(crate::config::RUST_HASH_DIR_ENV, text)
+            .unwrap_or(state.settings.rust_hash_dir.value),
+        None => state.settings.rust_hash_dir.value,
+    }
 }
 
 /// A tool named by an adapter (`cc`, `/path/rustc`), resolved on the compile's PATH.
