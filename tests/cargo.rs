@@ -170,6 +170,8 @@ struct Summary {
     rustc: Option<Counts>,
     c_cpp: Option<Counts>,
     json: serde_json::Value,
+    /// What cargo printed (its progress and rustc's diagnostics).
+    stderr: String,
 }
 
 /// One checkout of the fixture workspace with its own target dir.
@@ -231,8 +233,15 @@ impl<'a> Checkout<'a> {
             rustc: Counts::from(&json["rustc"]),
             c_cpp: Counts::from(&json["c_cpp"]),
             json,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
-        eprintln!("cargo zccache {} -> {:?}", args.join(" "), summary);
+        eprintln!(
+            "cargo zccache {} -> {:?} {:?} {:?}",
+            args.join(" "),
+            summary.total,
+            summary.rustc,
+            summary.c_cpp
+        );
         assert_eq!(summary.total.errors, 0, "zccache errors: {}", summary.json);
         summary
     }
@@ -447,6 +456,43 @@ fn cargo_zccache_caches_a_real_workspace() {
     let again = a.zccache(&["build", "--locked"], &[]);
     assert_eq!(again.total.misses, 0);
     assert_eq!(a.app_output(), APP_OUTPUT);
+}
+
+#[test]
+fn cached_warnings_are_shown_again() {
+    // rustc's JSON diagnostics are replayed on a hit: cargo prints the warning again, for
+    // `cargo check` and `cargo build` alike, with this checkout's relative path.
+    let cache = TestCache::new();
+    let a = Checkout::new(&cache, "warn");
+    let lib = a.dir.join("fx-core/src/lib.rs");
+    let mut text = std::fs::read_to_string(&lib).expect("read fx-core");
+    text.push_str("\n/// Warns.\npub fn warns() -> u32 {\n    let zcc_unused = 1;\n    2\n}\n");
+    std::fs::write(&lib, text).expect("write fx-core");
+    let warning = "unused variable: `zcc_unused`";
+    for subcommand in ["check", "build"] {
+        let args = [subcommand, "--locked", "-p", "fx-core"];
+        let cold = a.zccache(&args, &[]);
+        assert_eq!((cold.total.hits, cold.total.misses), (0, 1), "{subcommand}");
+        assert!(
+            cold.stderr.contains(warning),
+            "cold {subcommand}:\n{}",
+            cold.stderr
+        );
+        a.clean();
+        let warm = a.zccache(&args, &[]);
+        assert_eq!(
+            (warm.total.hits, warm.total.misses),
+            (1, 0),
+            "warm {subcommand}: {}",
+            warm.json
+        );
+        assert!(
+            warm.stderr.contains(warning) && warm.stderr.contains("fx-core/src/lib.rs"),
+            "warm {subcommand} must show the cached warning:\n{}",
+            warm.stderr
+        );
+        a.clean();
+    }
 }
 
 #[test]
