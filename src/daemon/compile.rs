@@ -11,7 +11,7 @@ use crate::ipc::{
     Request, Response, StoreRequest,
 };
 use crate::paths::resolve;
-use crate::store::records::{ManifestEntry, ResultRecord, StoredOutput};
+use crate::store::records::{AbsentGroup, ManifestEntry, ResultRecord, StoredOutput};
 use crate::store::Digest;
 use serde_bytes::ByteBuf;
 use std::collections::HashMap;
@@ -537,14 +537,16 @@ fn miss<C: Read + Write>(
             },
         );
     }
-    // Answer first: the build's depfile comes straight from the compiler's (rustc wrote its
-    // dep-info itself), so the wrapper can exit while the result is stored. Stats, clear and
-    // stop wait for stores in flight.
+    // Inputs are hashed while the build's files surely exist; then the wrapper is answered
+    // (the build's depfile comes straight from the compiler's; rustc wrote its dep-info
+    // itself) and exits while the outputs are stored. Stats, clear and stop wait for stores
+    // in flight.
+    let t_ingest = std::time::Instant::now();
+    let learned = learn_inputs(ctx, &store);
     let inline_files = depfile_from_compiler(ctx, &store).into_iter().collect();
     let _in_flight = ctx.state.begin_ingest(ctx.manifest_key);
     send(conn, &Response::Stored { inline_files })?;
-    let t_ingest = std::time::Instant::now();
-    let ingested = ingest(ctx, &store, pp_key);
+    let ingested = learned.and_then(|learned| ingest(ctx, &store, learned, pp_key));
     tracing::debug!(
         "ingest of {} ({} output bytes, compile {} ms) took {:?}",
         ctx.inv.source,
@@ -597,12 +599,24 @@ enum IngestError {
     Failed(String),
 }
 
-/// Stores blobs, the result record, the manifest entry and the preprocessor key.
-fn ingest(
-    ctx: &Ctx,
-    store: &StoreRequest,
-    pp_key: Option<Digest>,
-) -> Result<ResultRecord, IngestError> {
+/// What a miss read, learned while the build's files still exist: a build sandbox (Bazel's)
+/// may vanish as soon as the wrapper exits.
+struct Learned {
+    /// Every input with its content hash (stored paths).
+    files: Vec<(String, Digest)>,
+    /// Shadowing candidates proven absent.
+    absent: Vec<AbsentGroup>,
+    /// Depfile tokens as the compiler wrote them, and which are system headers.
+    tokens: Vec<String>,
+    system_deps: Vec<bool>,
+    /// rustc `# env-dep:` variables with their values (stored form).
+    env_deps: Vec<(String, Option<String>)>,
+    /// rustc's dep-info with this build's paths replaced by placeholders.
+    dep_info_text: Option<String>,
+}
+
+/// Hashes every input the compiler reported and finds the shadowing candidates.
+fn learn_inputs(ctx: &Ctx, store: &StoreRequest) -> Result<Learned, IngestError> {
     let state = ctx.state;
     let paths = ctx.paths();
     let is_rust = matches!(ctx.inv.depfile, DepfilePlan::RustDepInfo { .. });
@@ -661,6 +675,39 @@ fn ingest(
     if !is_rust && time_macros_block(macros, &ctx.env) {
         return Err(IngestError::Uncacheable(Uncacheable::TimeMacros.name()));
     }
+    let headers: Vec<String> = inputs.iter().skip(1).cloned().collect();
+    let absent = if is_rust {
+        Vec::new()
+    } else {
+        absent_candidates(ctx.cwd, &order, &headers)
+    };
+    Ok(Learned {
+        files,
+        absent,
+        tokens,
+        system_deps,
+        env_deps,
+        dep_info_text,
+    })
+}
+
+/// Stores blobs, the result record, the manifest entry and the preprocessor key.
+fn ingest(
+    ctx: &Ctx,
+    store: &StoreRequest,
+    learned: Learned,
+    pp_key: Option<Digest>,
+) -> Result<ResultRecord, IngestError> {
+    let state = ctx.state;
+    let paths = ctx.paths();
+    let Learned {
+        files,
+        absent,
+        tokens,
+        system_deps,
+        env_deps,
+        dep_info_text,
+    } = learned;
     let mut outputs = Vec::new();
     for (slot, content) in ctx.inv.outputs.iter().zip(&store.outputs) {
         match content {
@@ -682,12 +729,6 @@ fn ingest(
             None => return Err(IngestError::Uncacheable(Uncacheable::MissingOutput.name())),
         }
     }
-    let headers: Vec<String> = inputs.iter().skip(1).cloned().collect();
-    let absent = if is_rust {
-        Vec::new()
-    } else {
-        absent_candidates(ctx.cwd, &order, &headers)
-    };
     let rkey = result_key(&ctx.manifest_key, &files, &absent);
     let record = ResultRecord {
         outputs,
