@@ -650,3 +650,79 @@ fn help_and_stats_behave_like_cargo_subcommands() {
     assert_ok(&out, "cargo zccache stats");
     assert!(String::from_utf8_lossy(&out.stdout).contains("hits"));
 }
+
+#[test]
+fn rustup_proxy_compiles_are_keyed_by_the_toolchain_it_picks() {
+    // A rustup proxy (`~/.cargo/bin/rustc` → rustup) runs whichever toolchain the build's env
+    // and directory pick, so its own binary and `--version` identify nothing. Stand-ins: two
+    // toolchains whose `rustc` (distinct binaries) run the real rustc, and a `rustup` whose
+    // `rustc` link picks one by ZCC_TOOLCHAIN, as rustup does by RUSTUP_TOOLCHAIN.
+    let cache = TestCache::new();
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("rustc --print sysroot");
+    let real = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim()).join("bin/rustc");
+    assert!(real.is_file(), "real rustc at {}", real.display());
+    let write_exe = |path: &Path, text: String| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    for tc in ["one", "two"] {
+        let dir = cache.work.join(format!("tc-{tc}"));
+        write_exe(
+            &dir.join("bin/rustc"),
+            format!(
+                "#!/bin/sh\n# toolchain {tc}\nif [ \"$1\" = --print ] && [ \"$2\" = sysroot ]; then echo {}; exit 0; fi\nexec {} \"$@\"\n",
+                dir.display(),
+                real.display()
+            ),
+        );
+    }
+    let proxy_dir = cache.work.join("proxy");
+    write_exe(
+        &proxy_dir.join("rustup"),
+        format!(
+            "#!/bin/sh\nexec {}/tc-$ZCC_TOOLCHAIN/bin/$(basename \"$0\") \"$@\"\n",
+            cache.work.display()
+        ),
+    );
+    std::os::unix::fs::symlink("rustup", proxy_dir.join("rustc")).unwrap();
+    std::fs::write(cache.work.join("lib.rs"), "pub fn f() -> u32 { 1 }\n").unwrap();
+    std::fs::create_dir_all(cache.work.join("out")).unwrap();
+
+    let compile = |tc: &str| {
+        let out = cache
+            .zccache()
+            .env("ZCC_TOOLCHAIN", tc)
+            .arg(proxy_dir.join("rustc"))
+            .args(["--crate-name", "px", "--crate-type", "lib"])
+            .args([
+                "--emit=dep-info,metadata,link",
+                "--out-dir",
+                "out",
+                "lib.rs",
+            ])
+            .output()
+            .expect("spawn zccache");
+        assert_ok(&out, &format!("compile with toolchain {tc}"));
+    };
+    compile("one");
+    compile("two");
+    assert_eq!(
+        (cache.stat("hits"), cache.stat("misses")),
+        (0, 2),
+        "another toolchain behind the same proxy must not hit: {}",
+        cache.stats()
+    );
+    compile("one");
+    compile("two");
+    assert_eq!(
+        (cache.stat("hits"), cache.stat("misses")),
+        (2, 2),
+        "each toolchain hits its own entry: {}",
+        cache.stats()
+    );
+}

@@ -107,8 +107,27 @@ pub fn converse<C: Read + Write>(
         inv.debug_info = true;
     }
     let t_parsed = std::time::Instant::now();
-    let compiler_id = match state.compilers.identity(&req.compiler) {
-        Ok(id) => id,
+    // rustc is identified by the binary that really compiles (through a rustup proxy, the
+    // toolchain this build picks) and the sysroot its std comes from.
+    let (identified, sysroot) = if inv.family == Family::Rustc {
+        match super::rustup::real_compiler(&req.compiler, cwd, &env) {
+            Some((real, sysroot)) => (real, Some(sysroot)),
+            None => return uncacheable(conn, "toolchain_unknown"),
+        }
+    } else {
+        (req.compiler.clone(), None)
+    };
+    let compiler_id = match state.compilers.identity(&identified) {
+        Ok(id) => match &sysroot {
+            Some(sysroot) => {
+                let mut h = blake3::Hasher::new();
+                h.update(&id);
+                h.update(b"\0sysroot\0");
+                h.update(sysroot.as_bytes());
+                *h.finalize().as_bytes()
+            }
+            None => id,
+        },
         Err(e) => {
             tracing::warn!("{e}");
             return uncacheable(conn, "compiler_unreadable");

@@ -8,6 +8,7 @@ pub mod compile;
 pub mod compiler_id;
 pub mod keys;
 pub mod pathmap;
+pub mod rustup;
 pub mod session;
 pub mod shadowing;
 pub mod state;
