@@ -719,14 +719,6 @@ fn ingest(
 ) -> Result<ResultRecord, IngestError> {
     let state = ctx.state;
     let paths = ctx.paths();
-    let Learned {
-        files,
-        absent,
-        tokens,
-        system_deps,
-        env_deps,
-        dep_info_text,
-    } = learned;
     let mut outputs = Vec::new();
     for (slot, content) in ctx.inv.outputs.iter().zip(&store.outputs) {
         match content {
@@ -748,15 +740,15 @@ fn ingest(
             None => return Err(IngestError::Uncacheable(Uncacheable::MissingOutput.name())),
         }
     }
-    let rkey = result_key(&ctx.manifest_key, &files, &absent);
+    let rkey = result_key(&ctx.manifest_key, &learned.files, &learned.absent);
     let record = ResultRecord {
         outputs,
         stdout: paths.bytes_to_stored(&store.stdout),
         stderr: paths.bytes_to_stored(&store.stderr),
-        deps: tokens,
-        system_deps,
+        deps: learned.tokens,
+        system_deps: learned.system_deps,
         compile_ms: store.compile_ms,
-        dep_info: dep_info_text,
+        dep_info: learned.dep_info_text,
     };
     state.index.put_result(rkey, record.clone());
     let mut manifest = state
@@ -765,9 +757,9 @@ fn ingest(
         .map(|m| (*m).clone())
         .unwrap_or_default();
     manifest.push_front(ManifestEntry {
-        files,
-        absent,
-        env: env_deps,
+        files: learned.files,
+        absent: learned.absent,
+        env: learned.env_deps,
         result: rkey,
     });
     state.index.put_manifest(ctx.manifest_key, manifest);
