@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::SystemTime;
 
-use common::{assert_ok, TestCache};
+use common::{assert_ok, copy_tree, TestCache};
 
 /// What the fixture's binary prints.
 const APP_OUTPUT: &str = "hello, point at (3, 4)\nmix(3, 4) = 97\nrange 10..20\n";
@@ -77,23 +77,6 @@ fn cargo_zccache_bin() -> PathBuf {
             bin
         })
         .clone()
-}
-
-/// Copies a directory tree (regular files and directories only).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().expect("file type");
-        if kind.is_dir() {
-            if entry.file_name() != "target" {
-                copy_tree(&entry.path(), &target);
-            }
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target).expect("copy fixture file");
-        }
-    }
 }
 
 /// Removes what the outer `cargo test` put into our environment that would leak into the
