@@ -420,6 +420,16 @@ fn user_depfile(ctx: &Ctx, record: &ResultRecord) -> Option<(String, ByteBuf)> {
         let text = ctx.paths().to_local(record.dep_info.as_deref()?);
         return Some((path.clone(), ByteBuf::from(text.into_bytes())));
     }
+    render_user_depfile(ctx, &record.deps, &record.system_deps)
+}
+
+/// The `-MD`/`-MF` depfile of a C-family build, from the compiler's depfile tokens (and
+/// which of them are system headers, for `-MMD`). None when the build asked for none.
+fn render_user_depfile(
+    ctx: &Ctx,
+    tokens: &[String],
+    system_deps: &[bool],
+) -> Option<(String, ByteBuf)> {
     let DepfilePlan::User {
         path,
         targets,
@@ -429,12 +439,11 @@ fn user_depfile(ctx: &Ctx, record: &ResultRecord) -> Option<(String, ByteBuf)> {
     else {
         return None;
     };
-    let deps: Vec<String> = record
-        .deps
+    let deps: Vec<String> = tokens
         .iter()
         .enumerate()
         .filter(|(i, _)| {
-            !*user_headers_only || *i == 0 || !record.system_deps.get(*i).copied().unwrap_or(false)
+            !*user_headers_only || *i == 0 || !system_deps.get(*i).copied().unwrap_or(false)
         })
         .map(|(_, d)| d.clone())
         .collect();
@@ -562,7 +571,12 @@ fn miss<C: Read + Write>(
     // in flight.
     let t_ingest = std::time::Instant::now();
     let learned = learn_inputs(ctx, &store);
-    let inline_files = depfile_from_compiler(ctx, &store).into_iter().collect();
+    let inline_files = match &learned {
+        Ok(learned) => render_user_depfile(ctx, &learned.tokens, &learned.system_deps),
+        Err(_) => depfile_from_compiler(ctx, &store),
+    }
+    .into_iter()
+    .collect();
     let _in_flight = ctx.state.begin_ingest(ctx.manifest_key);
     send(conn, &Response::Stored { inline_files })?;
     let ingested = learned.and_then(|learned| ingest(ctx, &store, learned, pp_key));
@@ -601,16 +615,12 @@ fn depfile_from_compiler(ctx: &Ctx, store: &StoreRequest) -> Option<(String, Byt
     let text = String::from_utf8_lossy(store.depfile.as_deref()?).into_owned();
     let parsed = depfile::parse(&text);
     let (_, system_dirs) = include_search(ctx);
-    let record = ResultRecord {
-        system_deps: parsed
-            .deps
-            .iter()
-            .map(|d| is_system_header(ctx.cwd, &depfile::unescape(d), &system_dirs))
-            .collect(),
-        deps: parsed.deps,
-        ..ResultRecord::default()
-    };
-    user_depfile(ctx, &record)
+    let system_deps: Vec<bool> = parsed
+        .deps
+        .iter()
+        .map(|d| is_system_header(ctx.cwd, &depfile::unescape(d), &system_dirs))
+        .collect();
+    render_user_depfile(ctx, &parsed.deps, &system_deps)
 }
 
 enum IngestError {

@@ -11,21 +11,19 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Whether `compiler` is a rustup proxy (a link to, or copy of, the `rustup` binary).
-fn is_rustup_proxy(compiler: &Path) -> bool {
-    if let Ok(target) = std::fs::canonicalize(compiler) {
-        if target
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("rustup"))
-        {
-            return true;
-        }
+/// Whether `compiler` (whose symlinks resolve to `canonical`) is a rustup proxy: a link to,
+/// or a hard-linked copy of, the `rustup` binary.
+fn is_rustup_proxy(compiler: &Path, canonical: &Path) -> bool {
+    if canonical
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("rustup"))
+    {
+        return true;
     }
-    // Hard-linked proxies: same file as a `rustup` next to it.
     use std::os::unix::fs::MetadataExt;
     let sibling = compiler.with_file_name("rustup");
-    match (std::fs::metadata(compiler), std::fs::metadata(sibling)) {
+    match (std::fs::metadata(canonical), std::fs::metadata(sibling)) {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }
@@ -60,10 +58,12 @@ pub fn real_compiler(
     env: &HashMap<&str, &str>,
 ) -> Option<(String, String)> {
     let path = Path::new(compiler);
-    if is_rustup_proxy(path) {
+    let canonical = std::fs::canonicalize(path).ok()?;
+    if is_rustup_proxy(path, &canonical) {
         let sysroot = print_sysroot(path, cwd, env)?;
         let real = sysroot.join("bin").join(path.file_name()?);
-        if !real.is_file() || is_rustup_proxy(&real) {
+        let real_canonical = std::fs::canonicalize(&real).ok()?;
+        if !real_canonical.is_file() || is_rustup_proxy(&real, &real_canonical) {
             return None;
         }
         return Some((
@@ -71,11 +71,7 @@ pub fn real_compiler(
             sysroot.to_string_lossy().into_owned(),
         ));
     }
-    let sysroot = std::fs::canonicalize(path)
-        .ok()?
-        .parent()?
-        .parent()?
-        .to_path_buf();
+    let sysroot = canonical.parent()?.parent()?;
     Some((compiler.to_string(), sysroot.to_string_lossy().into_owned()))
 }
 
@@ -104,8 +100,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("rustup"), b"x").unwrap();
         std::os::unix::fs::symlink("rustup", dir.path().join("rustc")).unwrap();
-        assert!(is_rustup_proxy(&dir.path().join("rustc")));
+        let proxy = |name: &str| {
+            let path = dir.path().join(name);
+            is_rustup_proxy(&path, &std::fs::canonicalize(&path).unwrap())
+        };
+        assert!(proxy("rustc"));
         std::fs::write(dir.path().join("cc"), b"y").unwrap();
-        assert!(!is_rustup_proxy(&dir.path().join("cc")));
+        assert!(!proxy("cc"));
     }
 }
