@@ -225,13 +225,38 @@ fn preprocess(compiler: &Path, args: &[String]) -> Request {
     }
 }
 
-/// Unique temp depfile path (TMPDIR is writable even inside build sandboxes).
-fn temp_depfile() -> PathBuf {
+/// Unique temp file path with this extension (TMPDIR is writable even inside build
+/// sandboxes).
+fn temp_file(ext: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    std::env::temp_dir().join(format!("zccache-{}-{nanos}.d", std::process::id()))
+    std::env::temp_dir().join(format!("zccache-{}-{nanos}.{ext}", std::process::id()))
+}
+
+/// The environment that preloads the access recorder into the compile (kept after any
+/// `LD_PRELOAD` the build set), or None when the recorder is not reachable from here (a
+/// sandbox that hides the cache dir): the miss then runs without it and is not cached.
+fn recorder_env(recorder: &str, log: &Path, cwd: &Path) -> Option<Vec<(String, String)>> {
+    if !Path::new(recorder).is_file() || recorder.contains([' ', ':']) {
+        return None;
+    }
+    let preload = match std::env::var("LD_PRELOAD") {
+        Ok(existing) if !existing.trim().is_empty() => format!("{existing}:{recorder}"),
+        _ => recorder.to_string(),
+    };
+    Some(vec![
+        ("LD_PRELOAD".to_string(), preload),
+        (
+            crate::daemon::recorder::LOG_ENV.to_string(),
+            log.to_str()?.to_string(),
+        ),
+        (
+            crate::daemon::recorder::CWD_ENV.to_string(),
+            cwd.to_str()?.to_string(),
+        ),
+    ])
 }
 
 /// Miss: remove stale outputs, compile, send the outputs to the daemon, write what it says.
@@ -244,7 +269,7 @@ fn compile_and_store(
         // Never write through a previous output (it could be a hardlink to a cache blob).
         let _ = std::fs::remove_file(out);
     }
-    let depfile = temp_depfile();
+    let depfile = temp_file("d");
     let depfile_str = depfile.to_string_lossy().into_owned();
     let args: Vec<String> = match &plan.depfile_placeholder {
         Some(ph) => plan
@@ -260,9 +285,29 @@ fn compile_and_store(
             .collect(),
         None => plan.args.clone(),
     };
+    let access_log = temp_file("access");
+    let mut env = plan.extra_env.clone();
+    let recording = match plan.recorder.as_deref().and_then(|r| {
+        let cwd = std::env::current_dir().ok()?;
+        recorder_env(r, &access_log, &cwd)
+    }) {
+        Some(recorder_env) => {
+            env.extend(recorder_env);
+            true
+        }
+        None => false,
+    };
     // Output is streamed to the build as it comes (cargo reads rustc's artifact
     // notifications while it runs) and captured for the cache.
-    let captured = match run::run_streamed(compiler, &args, &plan.extra_env) {
+    let captured = run::run_streamed(compiler, &args, &env);
+    let accesses = if recording {
+        let log = std::fs::read(&access_log).ok();
+        let _ = std::fs::remove_file(&access_log);
+        log
+    } else {
+        None
+    };
+    let captured = match captured {
         Ok(c) => c,
         Err(e) => {
             eprintln!("zccache: cannot run {}: {e}", compiler.display());
@@ -295,6 +340,7 @@ fn compile_and_store(
         outputs,
         depfile: depfile_bytes,
         compile_ms: captured.millis,
+        accesses,
     });
     let stored = write_frame(conn, &store).and_then(|_| read_frame::<Response>(conn));
     match stored {

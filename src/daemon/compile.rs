@@ -1,6 +1,7 @@
 //! One compile conversation: parse → direct-mode lookup → preprocessor tier → miss and store.
 
 use super::keys::{manifest_key, preprocessor_key, result_key, time_macros_block};
+use super::learn::{learn_inputs, IngestError, Learned};
 use super::pathmap::PathMap;
 use super::shadowing::{
     absent_candidates, group_still_absent, is_system_header, search_order, split_env_path,
@@ -11,7 +12,7 @@ use crate::ipc::{
     Request, Response, StoreRequest,
 };
 use crate::paths::resolve;
-use crate::store::records::{AbsentGroup, ManifestEntry, ResultRecord, StoredOutput};
+use crate::store::records::{ManifestEntry, ResultRecord, StoredOutput};
 use crate::store::Digest;
 use serde_bytes::ByteBuf;
 use std::collections::HashMap;
@@ -24,17 +25,27 @@ use zccache_integrations::{
 };
 
 /// Everything one conversation learned, passed between its steps.
-struct Ctx<'a> {
-    state: &'a Arc<DaemonState>,
-    req: &'a CompileRequest,
-    env: HashMap<&'a str, &'a str>,
-    inv: Invocation,
-    cwd: &'a Path,
-    compiler_id: Digest,
-    manifest_key: Digest,
+pub(super) struct Ctx<'a> {
+    pub state: &'a Arc<DaemonState>,
+    pub req: &'a CompileRequest,
+    pub env: HashMap<&'a str, &'a str>,
+    pub inv: Invocation,
+    pub cwd: &'a Path,
+    pub compiler_id: Digest,
+    pub manifest_key: Digest,
     /// Wall-clock ns when the request arrived: files changed after it were not what the
     /// compiler read.
-    start_ns: i128,
+    pub start_ns: i128,
+}
+
+/// `path` as the build's processes resolve it from `cwd` (no lexical `..` folding: the
+/// kernel follows symlinks first).
+pub(super) fn join_cwd(cwd: &Path, path: &str) -> std::path::PathBuf {
+    if path.starts_with('/') {
+        std::path::PathBuf::from(path)
+    } else {
+        cwd.join(path)
+    }
 }
 
 fn now_ns() -> i128 {
@@ -242,10 +253,17 @@ pub fn converse<C: Read + Write>(
             Request::Preprocessed { output_hash, files } => {
                 let pkey = preprocessor_key(&key, &output_hash);
                 if let Some(result) = state.index.preproc(&pkey) {
-                    if let Some(record) = state.index.result(&result) {
-                        if let Some(done) = try_hit(&mut ctx, conn, &result, true)? {
-                            record_entry_from_files(&ctx, &files, &result, &record);
-                            return done;
+                    let record = state.index.result(&result);
+                    let original = manifest
+                        .as_ref()
+                        .and_then(|m| m.entries.iter().find(|e| e.result == result));
+                    if let (Some(record), Some(original)) = (record, original) {
+                        let beyond = beyond_preprocessor(original, &record);
+                        if record.preprocessor_ok && beyond_still_valid(&ctx, &beyond) {
+                            if let Some(done) = try_hit(&mut ctx, conn, &result, true)? {
+                                record_entry_from_files(&ctx, &files, &result, beyond);
+                                return done;
+                            }
                         }
                     }
                 }
@@ -288,22 +306,29 @@ fn resolve_tool(tool: &str, cwd: &Path, path_var: Option<&str>) -> Option<String
 }
 
 impl Ctx<'_> {
-    fn paths(&self) -> PathMap<'_> {
+    pub(super) fn paths(&self) -> PathMap<'_> {
         PathMap::new(&self.inv.path_prefix_map)
     }
 
-    /// A recorded (placeholder) path made absolute for this build.
+    /// A recorded (placeholder) path as this build's processes would open it.
     fn local_path(&self, stored: &str) -> std::path::PathBuf {
-        resolve(self.cwd, &self.paths().to_local(stored))
+        join_cwd(self.cwd, &self.paths().to_local(stored))
     }
 }
 
-/// Whether every file of `entry` still has its recorded hash, every shadowing candidate is
-/// still absent and every environment variable it read still has its value.
+/// Whether every file of `entry` still has its recorded hash, every listed directory its
+/// names, every probed path is still absent and every environment variable it read still has
+/// its value.
 fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
     for (path, hash) in &entry.files {
         match ctx.state.hashes.digest(&ctx.local_path(path)) {
             Ok(d) if d.hash == *hash => {}
+            _ => return false,
+        }
+    }
+    for (dir, digest) in &entry.listings {
+        match ctx.state.hashes.listing(&ctx.local_path(dir)) {
+            Ok(d) if d == *digest => {}
             _ => return false,
         }
     }
@@ -317,7 +342,7 @@ fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
     entry
         .absent
         .iter()
-        .all(|group| group_still_absent(ctx.cwd, group))
+        .all(|group| group_still_absent(&ctx.local_path(&group.dir), group))
 }
 
 /// Sends a hit for `result` if every blob is present; returns Some(outcome) when the
@@ -452,7 +477,7 @@ fn render_user_depfile(
 }
 
 /// Search order and system dirs for this invocation (for shadowing and `-MMD`).
-fn include_search(ctx: &Ctx) -> (Vec<String>, Vec<String>) {
+pub(super) fn include_search(ctx: &Ctx) -> (Vec<String>, Vec<String>) {
     let defaults = ctx.state.compilers.default_include_dirs(
         &ctx.req.compiler,
         ctx.compiler_id,
@@ -474,9 +499,31 @@ fn include_search(ctx: &Ctx) -> (Vec<String>, Vec<String>) {
     (order, system)
 }
 
-/// After a preprocessor-tier hit, remember the header set so the next call is a direct hit.
-fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, _record: &ResultRecord) {
-    let mut hashed = Vec::with_capacity(files.len());
+/// What an entry depends on beyond the `-E` output (the toolchain executables it ran, the
+/// variables it read, the paths it found absent): the preprocessor tier may only reuse its
+/// result while all of that still holds.
+fn beyond_preprocessor(entry: &ManifestEntry, record: &ResultRecord) -> ManifestEntry {
+    let headers: std::collections::HashSet<String> =
+        record.deps.iter().map(|t| depfile::unescape(t)).collect();
+    ManifestEntry {
+        files: entry
+            .files
+            .iter()
+            .filter(|(path, _)| !headers.contains(path))
+            .cloned()
+            .collect(),
+        ..entry.clone()
+    }
+}
+
+fn beyond_still_valid(ctx: &Ctx, beyond: &ManifestEntry) -> bool {
+    entry_matches(ctx, beyond)
+}
+
+/// After a preprocessor-tier hit, remember the header set (with what the original entry
+/// needed beyond its headers) so the next call is a direct hit.
+fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, beyond: ManifestEntry) {
+    let mut hashed = Vec::with_capacity(files.len() + beyond.files.len());
     // The source first, as in entries built from depfiles.
     let mut ordered: Vec<&String> = files.iter().filter(|f| **f == ctx.inv.source).collect();
     ordered.extend(files.iter().filter(|f| **f != ctx.inv.source));
@@ -484,14 +531,20 @@ fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, _record
         return;
     }
     for f in ordered {
-        match ctx.state.hashes.digest(&resolve(ctx.cwd, f)) {
+        match ctx.state.hashes.digest(&join_cwd(ctx.cwd, f)) {
             Ok(d) if d.changed_ns <= ctx.start_ns => hashed.push((f.clone(), d.hash)),
             _ => return,
         }
     }
     let (order, _) = include_search(ctx);
     let headers: Vec<String> = hashed.iter().skip(1).map(|(p, _)| p.clone()).collect();
-    let absent = absent_candidates(ctx.cwd, &order, &headers);
+    let mut absent = absent_candidates(ctx.cwd, &order, &headers);
+    absent.extend(beyond.absent);
+    for file in beyond.files {
+        if !hashed.iter().any(|(p, _)| *p == file.0) {
+            hashed.push(file);
+        }
+    }
     let mut manifest = ctx
         .state
         .index
@@ -501,7 +554,8 @@ fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, _record
     manifest.push_front(ManifestEntry {
         files: hashed,
         absent,
-        env: Vec::new(),
+        env: beyond.env,
+        listings: beyond.listings,
         result: *result,
     });
     ctx.state.index.put_manifest(ctx.manifest_key, manifest);
@@ -541,6 +595,11 @@ fn miss<C: Read + Write>(
         outputs: ctx.inv.outputs.iter().map(|o| o.path.clone()).collect(),
         optional: ctx.inv.outputs.iter().map(|o| o.optional).collect(),
         extra_env: Vec::new(),
+        recorder: ctx
+            .state
+            .recorder
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned()),
     };
     send(conn, &Response::Compile(plan))?;
     let store = match read_frame::<Request>(conn)? {
@@ -623,103 +682,6 @@ fn depfile_from_compiler(ctx: &Ctx, store: &StoreRequest) -> Option<(String, Byt
     render_user_depfile(ctx, &parsed.deps, &system_deps)
 }
 
-enum IngestError {
-    Uncacheable(&'static str),
-    Failed(String),
-}
-
-/// What a miss read, learned while the build's files still exist: a build sandbox (Bazel's)
-/// may vanish as soon as the wrapper exits.
-struct Learned {
-    /// Every input with its content hash (stored paths).
-    files: Vec<(String, Digest)>,
-    /// Shadowing candidates proven absent.
-    absent: Vec<AbsentGroup>,
-    /// Depfile tokens as the compiler wrote them, and which are system headers.
-    tokens: Vec<String>,
-    system_deps: Vec<bool>,
-    /// rustc `# env-dep:` variables with their values (stored form).
-    env_deps: Vec<(String, Option<String>)>,
-    /// rustc's dep-info with this build's paths replaced by placeholders.
-    dep_info_text: Option<String>,
-}
-
-/// Hashes every input the compiler reported and finds the shadowing candidates.
-fn learn_inputs(ctx: &Ctx, store: &StoreRequest) -> Result<Learned, IngestError> {
-    let state = ctx.state;
-    let paths = ctx.paths();
-    let is_rust = matches!(ctx.inv.depfile, DepfilePlan::RustDepInfo { .. });
-    // Inputs: (path as the compiler named it, escaped depfile token).
-    let mut dep_info_text = None;
-    let mut env_deps = Vec::new();
-    let (inputs, tokens): (Vec<String>, Vec<String>) =
-        match (&ctx.inv.depfile, store.depfile.as_deref()) {
-            (DepfilePlan::None, _) => (
-                vec![ctx.inv.source.clone()],
-                vec![ctx.inv.source.replace(' ', "\\ ")],
-            ),
-            (DepfilePlan::RustDepInfo { .. }, Some(text)) => {
-                let text = String::from_utf8_lossy(text).into_owned();
-                let info = zccache_integrations::rustc::parse_dep_info(&text);
-                env_deps = info
-                    .env
-                    .into_iter()
-                    .map(|(k, v)| (k, v.map(|v| paths.to_stored(&v))))
-                    .collect();
-                dep_info_text = Some(paths.to_stored(&text));
-                (info.files.clone(), info.files)
-            }
-            (_, Some(text)) => {
-                let parsed = depfile::parse(&String::from_utf8_lossy(text));
-                (
-                    parsed.deps.iter().map(|t| depfile::unescape(t)).collect(),
-                    parsed.deps,
-                )
-            }
-            (_, None) => return Err(IngestError::Failed("compiler wrote no depfile".into())),
-        };
-    if inputs.is_empty() {
-        return Err(IngestError::Failed("empty depfile".into()));
-    }
-    let (order, system_dirs) = if is_rust {
-        (Vec::new(), Vec::new())
-    } else {
-        include_search(ctx)
-    };
-    let mut files = Vec::with_capacity(inputs.len());
-    let mut system_deps = Vec::with_capacity(inputs.len());
-    let mut macros = 0u8;
-    for path in &inputs {
-        let digest = state
-            .hashes
-            .digest(&resolve(ctx.cwd, path))
-            .map_err(|e| IngestError::Failed(format!("{path}: {e}")))?;
-        if digest.changed_ns > ctx.start_ns {
-            return Err(IngestError::Uncacheable("input_changed_during_compile"));
-        }
-        macros |= digest.time_macros;
-        system_deps.push(!is_rust && is_system_header(ctx.cwd, path, &system_dirs));
-        files.push((paths.to_stored(path), digest.hash));
-    }
-    if !is_rust && time_macros_block(macros, &ctx.env) {
-        return Err(IngestError::Uncacheable(Uncacheable::TimeMacros.name()));
-    }
-    let headers: Vec<String> = inputs.iter().skip(1).cloned().collect();
-    let absent = if is_rust {
-        Vec::new()
-    } else {
-        absent_candidates(ctx.cwd, &order, &headers)
-    };
-    Ok(Learned {
-        files,
-        absent,
-        tokens,
-        system_deps,
-        env_deps,
-        dep_info_text,
-    })
-}
-
 /// Stores blobs, the result record, the manifest entry and the preprocessor key.
 fn ingest(
     ctx: &Ctx,
@@ -750,7 +712,15 @@ fn ingest(
             None => return Err(IngestError::Uncacheable(Uncacheable::MissingOutput.name())),
         }
     }
-    let rkey = result_key(&ctx.manifest_key, &learned.files, &learned.absent);
+    let entry = ManifestEntry {
+        files: learned.files,
+        absent: learned.absent,
+        env: learned.env,
+        listings: learned.listings,
+        result: [0; 32],
+    };
+    let rkey = result_key(&ctx.manifest_key, &entry);
+    let preprocessor_ok = learned.preprocessor_ok;
     let record = ResultRecord {
         outputs,
         stdout: paths.bytes_to_stored(&store.stdout),
@@ -759,6 +729,7 @@ fn ingest(
         system_deps: learned.system_deps,
         compile_ms: store.compile_ms,
         dep_info: learned.dep_info_text,
+        preprocessor_ok,
     };
     state.index.put_result(rkey, record.clone());
     let mut manifest = state
@@ -767,15 +738,15 @@ fn ingest(
         .map(|m| (*m).clone())
         .unwrap_or_default();
     manifest.push_front(ManifestEntry {
-        files: learned.files,
-        absent: learned.absent,
-        env: learned.env_deps,
         result: rkey,
+        ..entry
     });
     state.index.put_manifest(ctx.manifest_key, manifest);
     match pp_key {
-        Some(pkey) => state.index.put_preproc(pkey, rkey),
-        None if state.settings.preprocessor.value
+        Some(pkey) if preprocessor_ok => state.index.put_preproc(pkey, rkey),
+        Some(_) => {}
+        None if preprocessor_ok
+            && state.settings.preprocessor.value
             && ctx.inv.language != Language::Preprocessed
             && !ctx.inv.preprocess_args.is_empty() =>
         {

@@ -2,13 +2,13 @@
 
 use super::pathmap::PathMap;
 use crate::meta::hash_cache::{USES_DATE_TIME, USES_TIMESTAMP};
-use crate::store::records::AbsentGroup;
+use crate::store::records::ManifestEntry;
 use crate::store::Digest;
 use std::collections::HashMap;
 use zccache_integrations::{normalize_prefix_map_arg, Invocation};
 
 /// Bump to invalidate every existing key when key semantics change.
-const KEY_VERSION: &[u8] = b"zccache-key-v1";
+const KEY_VERSION: &[u8] = b"zccache-key-v2";
 
 /// Environment variables that change a gcc/clang compile's output or diagnostics.
 pub const OUTPUT_ENV: &[&str] = &[
@@ -114,23 +114,33 @@ pub fn preprocessor_key(manifest_key: &Digest, preprocessed: &Digest) -> Digest 
     *h.finalize().as_bytes()
 }
 
-/// Result key: the manifest key plus the exact input state.
-pub fn result_key(
-    manifest_key: &Digest,
-    files: &[(String, Digest)],
-    absent: &[AbsentGroup],
-) -> Digest {
+/// Result key: the manifest key plus the exact input state of `entry` (its `result` field is
+/// not read).
+pub fn result_key(manifest_key: &Digest, entry: &ManifestEntry) -> Digest {
     let mut h = blake3::Hasher::new();
     field(&mut h, b"result");
     field(&mut h, manifest_key);
-    for (path, digest) in files {
+    for (path, digest) in &entry.files {
         field(&mut h, path.as_bytes());
         field(&mut h, digest);
     }
-    for group in absent {
+    for group in &entry.absent {
         field(&mut h, group.dir.as_bytes());
         for name in &group.names {
             field(&mut h, name.as_bytes());
+        }
+    }
+    field(&mut h, b"listings");
+    for (path, digest) in &entry.listings {
+        field(&mut h, path.as_bytes());
+        field(&mut h, digest);
+    }
+    field(&mut h, b"env");
+    for (name, value) in &entry.env {
+        field(&mut h, name.as_bytes());
+        match value {
+            Some(v) => field(&mut h, v.as_bytes()),
+            None => field(&mut h, b"\0unset"),
         }
     }
     *h.finalize().as_bytes()

@@ -3,11 +3,14 @@
 //! It owns the store (only the daemon writes the cache), keeps file hashes and compiler
 //! identities warm, and serves one thread per connection.
 
+pub mod accesses;
 pub mod backfill;
 pub mod compile;
 pub mod compiler_id;
 pub mod keys;
+pub mod learn;
 pub mod pathmap;
+pub mod recorder;
 pub mod rustup;
 pub mod session;
 pub mod shadowing;
@@ -94,6 +97,13 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         backfill: std::sync::OnceLock::new(),
         ingests: Mutex::new(Vec::new()),
         ingests_done: std::sync::Condvar::new(),
+        recorder: match recorder::install(&layout) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                tracing::warn!("cannot install the access recorder ({e}); misses are not cached");
+                None
+            }
+        },
     });
     let _ = state
         .backfill

@@ -1,6 +1,9 @@
-//! Include-path shadowing: for each header a compile read, the paths earlier on the search
-//! path where a newly created file of the same name would be picked up instead. A cached
-//! entry is only valid while those paths stay absent.
+//! Absent paths that keep an entry valid: the paths a compile probed and found missing (as
+//! the access recorder saw them), and — for entries learned without the recorder (after a
+//! preprocessor-tier hit) — the include-path shadowing candidates: for each header, the paths
+//! earlier on the search path where a newly created file of the same name would win. An
+//! entry is only valid while those paths stay absent; they are grouped by the directory whose
+//! unchanged mtime proves it.
 
 use crate::paths::{normalize, resolve};
 use crate::store::records::AbsentGroup;
@@ -146,11 +149,90 @@ pub fn absent_candidates(cwd: &Path, order: &[String], headers: &[String]) -> Ve
     groups
 }
 
-/// Whether every candidate of `group` is still absent; one `stat` when the directory proves
-/// nothing was created in it.
-pub fn group_still_absent(cwd: &Path, group: &AbsentGroup) -> bool {
-    let dir = resolve(cwd, &group.dir);
-    match (std::fs::metadata(&dir), group.dir_mtime_ns) {
+/// The state of an existing anchor directory: its mtime and whether it is old enough to
+/// prove that nothing was created in it since.
+fn anchor_state(meta: &std::fs::Metadata, now: i128) -> (Option<i128>, bool) {
+    use std::os::unix::fs::MetadataExt;
+    let m = mtime_ns(meta);
+    let settle = crate::meta::hash_cache::settle_ns(meta.mtime_nsec(), meta.ctime_nsec());
+    (Some(m), now - m >= settle)
+}
+
+/// Splits a stored path into its parent text (`.` for a bare name) and last component.
+fn split_parent(text: &str) -> (String, String) {
+    let trimmed = text.trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(0) => ("/".to_string(), trimmed[1..].to_string()),
+        Some(i) => (trimmed[..i].to_string(), trimmed[i + 1..].to_string()),
+        None => (".".to_string(), trimmed.to_string()),
+    }
+}
+
+/// Groups probed-and-missing paths — `(stored form, path to stat)` — by the directory that
+/// proves their absence: the parent when it exists, else its highest missing ancestor.
+/// Returns the stored form of a path that exists now (it appeared during the compile).
+pub fn recorded_absent_groups(paths: &[(String, PathBuf)]) -> Result<Vec<AbsentGroup>, String> {
+    let now = now_ns();
+    let mut groups: Vec<AbsentGroup> = Vec::new();
+    let mut by_dir: std::collections::HashMap<String, usize> = Default::default();
+    let mut anchors: std::collections::HashMap<PathBuf, (Option<i128>, bool)> = Default::default();
+    for (stored, fs_path) in paths {
+        if std::fs::symlink_metadata(fs_path).is_ok() {
+            return Err(stored.clone());
+        }
+        let (mut dir_text, mut name) = split_parent(stored);
+        let mut dir_fs = fs_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let state = match anchors.get(&dir_fs) {
+            Some(state) => *state,
+            None => {
+                let state = match std::fs::metadata(&dir_fs) {
+                    Ok(meta) => anchor_state(&meta, now),
+                    Err(_) => {
+                        // Climb to the highest missing ancestor: one stat covers the subtree.
+                        while let Some(up) = dir_fs.parent() {
+                            if up.as_os_str().is_empty() || std::fs::metadata(up).is_ok() {
+                                break;
+                            }
+                            let (up_text, last) = split_parent(&dir_text);
+                            if up_text == dir_text {
+                                break;
+                            }
+                            name = format!("{last}/{name}");
+                            dir_text = up_text;
+                            dir_fs = up.to_path_buf();
+                        }
+                        (None, true)
+                    }
+                };
+                if state.0.is_some() {
+                    anchors.insert(dir_fs.clone(), state);
+                }
+                state
+            }
+        };
+        match by_dir.get(&dir_text) {
+            Some(&i) => groups[i].names.push(name),
+            None => {
+                by_dir.insert(dir_text.clone(), groups.len());
+                groups.push(AbsentGroup {
+                    dir: dir_text,
+                    dir_mtime_ns: state.0,
+                    settled: state.1,
+                    names: vec![name],
+                });
+            }
+        }
+    }
+    Ok(groups)
+}
+
+/// Whether every candidate of `group` (whose directory is at `dir` for this build) is still
+/// absent; one `stat` when the directory proves nothing was created in it.
+pub fn group_still_absent(dir: &Path, group: &AbsentGroup) -> bool {
+    match (std::fs::metadata(dir), group.dir_mtime_ns) {
         (Err(_), None) => return true,
         (Ok(meta), Some(recorded)) if group.settled && mtime_ns(&meta) == recorded => return true,
         _ => {}
@@ -195,8 +277,35 @@ mod tests {
             .collect();
         assert!(flat.contains(&"./x.h".to_string()), "{flat:?}");
         assert!(flat.contains(&"a/x.h".to_string()), "{flat:?}");
-        assert!(absent.iter().all(|g| group_still_absent(root, g)));
+        let still = |g: &AbsentGroup| group_still_absent(&resolve(root, &g.dir), g);
+        assert!(absent.iter().all(still));
         std::fs::write(root.join("a/x.h"), "").unwrap();
-        assert!(!absent.iter().all(|g| group_still_absent(root, g)));
+        assert!(!absent.iter().all(still));
+    }
+
+    #[test]
+    fn recorded_absent_paths_group_by_parent_or_missing_ancestor() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("inc")).unwrap();
+        let items: Vec<(String, PathBuf)> = ["inc/a.h", "inc/b.h", "gone/deep/c.h", "top.h"]
+            .iter()
+            .map(|p| (p.to_string(), root.join(p)))
+            .collect();
+        let groups = recorded_absent_groups(&items).unwrap();
+        let dirs: Vec<&str> = groups.iter().map(|g| g.dir.as_str()).collect();
+        assert_eq!(dirs, vec!["inc", "gone", "."]);
+        assert_eq!(groups[1].names, vec!["deep/c.h"]);
+        assert_eq!(groups[1].dir_mtime_ns, None);
+        let still = |g: &AbsentGroup| group_still_absent(&root.join(&g.dir), g);
+        assert!(groups.iter().all(still));
+        std::fs::create_dir_all(root.join("gone/deep")).unwrap();
+        std::fs::write(root.join("gone/deep/c.h"), "").unwrap();
+        assert!(!groups.iter().all(still));
+        std::fs::write(root.join("inc/a.h"), "").unwrap();
+        assert_eq!(
+            recorded_absent_groups(&items).unwrap_err(),
+            "inc/a.h".to_string()
+        );
     }
 }

@@ -31,6 +31,9 @@ pub struct DaemonState {
     pub ingests: Mutex<Vec<Digest>>,
     /// Signalled whenever an ingest finishes.
     pub ingests_done: Condvar,
+    /// The installed file-access recorder (None if it could not be installed: misses are
+    /// then not cached).
+    pub recorder: Option<std::path::PathBuf>,
 }
 
 impl DaemonState {

@@ -8,7 +8,7 @@ use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
 
 /// Bumped whenever a message changes shape; a mismatch makes the client fall back.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +99,9 @@ pub struct CompilePlan {
     pub optional: Vec<bool>,
     /// Additional env vars to set for the compile.
     pub extra_env: Vec<(String, String)>,
+    /// The file-access recorder to preload into the compile (its log comes back in
+    /// [`StoreRequest::accesses`]); None: run the compiler without it.
+    pub recorder: Option<String>,
 }
 
 /// Daemon → client.
@@ -151,6 +154,9 @@ pub struct StoreRequest {
     pub depfile: Option<Vec<u8>>,
     /// Wall time of the compile in milliseconds (for "time saved").
     pub compile_ms: u64,
+    /// The access recorder's log (None: the compile ran without the recorder).
+    #[serde(with = "serde_bytes")]
+    pub accesses: Option<Vec<u8>>,
 }
 
 /// Counters of one compiler family.

@@ -84,6 +84,8 @@ struct Entry {
 #[derive(Default)]
 pub struct HashCache {
     entries: Mutex<HashMap<PathBuf, Entry>>,
+    /// Directory listings (sorted names), validated the same way by the directory's stat.
+    listings: Mutex<HashMap<PathBuf, (StatKey, Digest)>>,
 }
 
 fn now_ns() -> i128 {
@@ -156,6 +158,45 @@ impl HashCache {
         Ok(digest)
     }
 
+    /// Digest of the sorted entry names of the directory at `path` (what a compile that listed
+    /// it could have seen), cached while the directory's stat is unchanged and settled.
+    pub fn listing(&self, path: &Path) -> std::io::Result<Digest> {
+        let meta = std::fs::metadata(path)?;
+        let stat = StatKey::of(&meta);
+        if let Some((known, digest)) = self
+            .listings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(path)
+        {
+            if *known == stat {
+                return Ok(*digest);
+            }
+        }
+        let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect();
+        names.sort();
+        let mut h = blake3::Hasher::new();
+        for name in &names {
+            use std::os::unix::ffi::OsStrExt;
+            h.update(name.as_bytes());
+            h.update(b"\0");
+        }
+        let digest = *h.finalize().as_bytes();
+        let after = std::fs::metadata(path).map(|m| StatKey::of(&m)).ok();
+        let mut listings = self
+            .listings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if now_ns() - stat.changed_ns() >= stat.settle_ns && after == Some(stat) {
+            listings.insert(path.to_path_buf(), (stat, digest));
+        } else {
+            listings.remove(path);
+        }
+        Ok(digest)
+    }
+
     /// Number of files currently remembered.
     pub fn len(&self) -> usize {
         self.entries.lock().map(|e| e.len()).unwrap_or_default()
@@ -169,6 +210,9 @@ impl HashCache {
     pub fn clear(&self) {
         if let Ok(mut e) = self.entries.lock() {
             e.clear();
+        }
+        if let Ok(mut l) = self.listings.lock() {
+            l.clear();
         }
     }
 }

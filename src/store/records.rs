@@ -13,8 +13,9 @@ pub struct Manifest {
     pub entries: Vec<ManifestEntry>,
 }
 
-/// One variant: when every file still has its hash and every absent path is still absent,
-/// `result` is the cached outcome.
+/// One variant: when every file still has its hash, every absent path is still absent, every
+/// listed directory has the same names and every variable read has its value, `result` is the
+/// cached outcome.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ManifestEntry {
     /// Files the compile read (paths as the compiler named them; relative ones resolve against
@@ -23,17 +24,23 @@ pub struct ManifestEntry {
     /// Paths that did not exist and would have shadowed a header had they existed, grouped
     /// by directory.
     pub absent: Vec<AbsentGroup>,
-    /// Environment variables the compile read (rustc `env-dep`), with their values (None =
-    /// unset); stored with path placeholders.
+    /// Environment variables the compile read (rustc `env-dep` and every variable the
+    /// recorder saw read), with their values (None = unset); stored with path placeholders.
     pub env: Vec<(String, Option<String>)>,
+    /// Directories the compile listed, with the digest of their sorted entry names.
+    pub listings: Vec<(String, Digest)>,
     pub result: Digest,
 }
 
 impl Manifest {
     /// Adds an entry at the front, replacing an equal one, keeping the size bounded.
     pub fn push_front(&mut self, entry: ManifestEntry) {
-        self.entries
-            .retain(|e| e.files != entry.files || e.absent != entry.absent);
+        self.entries.retain(|e| {
+            e.files != entry.files
+                || e.absent != entry.absent
+                || e.listings != entry.listings
+                || e.env != entry.env
+        });
         self.entries.insert(0, entry);
         self.entries.truncate(MAX_MANIFEST_ENTRIES);
     }
@@ -81,6 +88,9 @@ pub struct ResultRecord {
     pub compile_ms: u64,
     /// rustc dep-info text with path placeholders, re-rendered for each hit.
     pub dep_info: Option<String>,
+    /// Whether the compile read nothing beyond its depfile's files and toolchain executables,
+    /// so the preprocessor tier (same `-E` output ⇒ same result) is sound for it.
+    pub preprocessor_ok: bool,
 }
 
 /// Encodes a record for the index.

@@ -74,6 +74,20 @@ struct Scan {
     split_dwarf: bool,
     stack_usage: bool,
     records_switches: bool,
+    /// The source is a header (`.h`, `-x c-header`…): the compile writes a precompiled
+    /// header (`<source>.gch` unless `-o` says otherwise), with or without `-c`.
+    header_input: bool,
+}
+
+/// Whether a source operand is a header that gcc/clang precompile.
+fn is_header(path: &str, explicit_x: Option<&str>) -> bool {
+    match explicit_x {
+        Some(x) => x.ends_with("-header"),
+        None => matches!(
+            Path::new(path).extension().and_then(|e| e.to_str()),
+            Some("h" | "hh" | "hpp" | "hxx" | "h++" | "H" | "HPP" | "tcc")
+        ),
+    }
 }
 
 /// Parses a gcc/clang command line (without the compiler itself).
@@ -117,6 +131,7 @@ fn scan(raw_args: &[String], cwd: &Path) -> Result<(Vec<String>, Scan), Uncachea
     };
     let mut s = Scan::default();
     let mut explicit_lang: Option<Option<Language>> = None;
+    let mut explicit_x: Option<String> = None;
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
@@ -127,8 +142,14 @@ fn scan(raw_args: &[String], cwd: &Path) -> Result<(Vec<String>, Scan), Uncachea
         if !arg.starts_with('-') || arg.len() == 1 {
             let lang = match explicit_lang {
                 Some(Some(lang)) => Some(lang),
-                Some(None) | None => language_of(arg),
+                Some(None) | None => language_of(arg).or_else(|| {
+                    // A `.h` precompiles as C (a C++ driver still keys its own identity).
+                    is_header(arg, None).then_some(Language::C)
+                }),
             };
+            if lang.is_some() && is_header(arg, explicit_x.as_deref().filter(|x| *x != "none")) {
+                s.header_input = true;
+            }
             match lang {
                 Some(lang) => {
                     s.sources.push((arg.clone(), lang));
@@ -172,6 +193,7 @@ fn scan(raw_args: &[String], cwd: &Path) -> Result<(Vec<String>, Scan), Uncachea
                 }
                 OptKind::Language => {
                     explicit_lang = Some(language_from_x(&value));
+                    explicit_x = Some(value.clone());
                     if value != "none" && language_from_x(&value).is_none() {
                         return Err(Uncacheable::UnsupportedOption(format!("-x {value}")));
                     }
@@ -342,7 +364,11 @@ fn special(arg: &str, s: &mut Scan) -> Result<Option<Special>, Uncacheable> {
     Ok(None)
 }
 
-fn build(family: Family, s: Scan) -> Result<Invocation, Uncacheable> {
+fn build(family: Family, mut s: Scan) -> Result<Invocation, Uncacheable> {
+    if s.header_input && !s.assemble_only {
+        // Precompiling a header: gcc and clang write the PCH with or without `-c`.
+        s.compile = true;
+    }
     if !s.compile && !s.assemble_only {
         return Err(Uncacheable::Linking);
     }
@@ -357,6 +383,7 @@ fn build(family: Family, s: Scan) -> Result<Invocation, Uncacheable> {
         .unwrap_or("a");
     let output = match &s.output {
         Some(o) => o.clone(),
+        None if s.header_input && s.compile => format!("{source}.gch"),
         None => with_extension(file_name, if s.compile { "o" } else { "s" }),
     };
     let mut key_args = s.key_args.clone();

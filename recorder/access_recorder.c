@@ -1,0 +1,657 @@
+/*
+ * zccache's file-access recorder: an LD_PRELOAD library loaded into a compiler (and every
+ * process it starts) on a cache miss. It records what the compile really touched, so the
+ * cache key covers every file read and every path probed and found absent — including what
+ * a depfile omits (precompiled headers, .incbin, __has_include probes, specs, plugins, the
+ * cc1/as binaries picked by -B) — and every environment variable read.
+ *
+ * Active only when ZCCACHE_ACCESS_LOG names the log file; then each record is one line
+ * appended with a single write():
+ *   P <pid> <exe>     a process loaded the recorder (its executable, from /proc/self/exe)
+ *   X <pid> <path>    a process is about to exec (F <pid> <path>: the exec failed)
+ *   R <path>          a file was opened for reading (or dlopen'ed)
+ *   S <path>          a path exists (stat/access succeeded; not a directory where known)
+ *   L <path>          a directory was listed (opendir)
+ *   A <path>          a path was probed and could not be opened/found
+ *   W <path>          a path was created, written, renamed or removed by the compile
+ *   E <name>          an environment variable was read
+ *   ? <why>           something could not be recorded faithfully (the compile is not cached)
+ * Relative paths are written as given while the process is in ZCCACHE_ACCESS_CWD, and made
+ * absolute otherwise. The log is written through raw syscalls, so it is never recorded.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int log_fd = -1;
+static dev_t log_dev;
+static ino_t log_ino;
+static int active;
+static char log_path[PATH_MAX];
+static char base_cwd[PATH_MAX];
+
+/* getenv without calling libc's (which is hooked below). */
+static const char *raw_getenv(const char *name) {
+    size_t n = strlen(name);
+    if (!environ) return NULL;
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+    }
+    return NULL;
+}
+
+static int open_log(void) {
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 900);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return -1;
+    }
+    log_dev = st.st_dev;
+    log_ino = st.st_ino;
+    log_fd = fd;
+    return 0;
+}
+
+/* The log descriptor, reopened if the process closed it (or reused its number). */
+static int checked_log_fd(void) {
+    struct stat st;
+    if (log_fd >= 0 && fstat(log_fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino) return log_fd;
+    log_fd = -1;
+    if (open_log() != 0) return -1;
+    return log_fd;
+}
+
+static void write_line(const char *line, size_t len) {
+    int fd = checked_log_fd();
+    if (fd < 0) return;
+    while (syscall(SYS_write, fd, line, len) < 0 && errno == EINTR) {
+    }
+}
+
+/* Per-process de-duplication of identical records (a lock-free set of 64-bit hashes). */
+#define SEEN_SLOTS 16384
+static uint64_t seen[SEEN_SLOTS];
+
+static int seen_before(const char *line, size_t len) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)line[i]) * 1099511628211ULL;
+    if (h == 0) h = 1;
+    for (unsigned probe = 0; probe < 32; probe++) {
+        uint64_t *slot = &seen[(h + probe) % SEEN_SLOTS];
+        uint64_t cur = __atomic_load_n(slot, __ATOMIC_RELAXED);
+        if (cur == h) return 1;
+        if (cur == 0) {
+            uint64_t expected = 0;
+            if (__atomic_compare_exchange_n(slot, &expected, h, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return 0;
+            if (expected == h) return 1;
+        }
+    }
+    return 0;
+}
+
+/* Appends "<op> <prefix>/<path>\n" (prefix may be NULL) as one record. */
+static void record_joined(char op, const char *prefix, const char *path, int dedupe) {
+    char line[2 * PATH_MAX + 64];
+    size_t len = 0;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    size_t n = strlen(path);
+    if (plen + n + 8 >= sizeof line) {
+        static const char too_long[] = "? path too long\n";
+        write_line(too_long, sizeof too_long - 1);
+        return;
+    }
+    if (memchr(path, '\n', n) || (prefix && memchr(prefix, '\n', plen))) {
+        static const char newline[] = "? newline in path\n";
+        write_line(newline, sizeof newline - 1);
+        return;
+    }
+    line[len++] = op;
+    line[len++] = ' ';
+    if (prefix) {
+        memcpy(line + len, prefix, plen);
+        len += plen;
+        if (plen == 0 || prefix[plen - 1] != '/') line[len++] = '/';
+    }
+    memcpy(line + len, path, n);
+    len += n;
+    line[len++] = '\n';
+    if (dedupe && seen_before(line, len)) return;
+    write_line(line, len);
+}
+
+/* Records `path` as seen from directory fd `dirfd` (AT_FDCWD for the cwd). */
+static void record_at(char op, int dirfd, const char *path) {
+    if (!active || !path || !*path) return;
+    if (strncmp(path, "/proc/", 6) == 0 || strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/sys/", 5) == 0) return;
+    if (path[0] == '/') {
+        record_joined(op, NULL, path, 1);
+        return;
+    }
+    char dir[PATH_MAX];
+    if (dirfd == AT_FDCWD) {
+        if (!getcwd(dir, sizeof dir)) {
+            static const char nocwd[] = "? cwd unknown\n";
+            write_line(nocwd, sizeof nocwd - 1);
+            return;
+        }
+        if (base_cwd[0] && strcmp(dir, base_cwd) == 0) {
+            record_joined(op, NULL, path, 1);
+            return;
+        }
+    } else {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+        ssize_t n = readlink(link, dir, sizeof dir - 1);
+        if (n <= 0) {
+            static const char nofd[] = "? directory fd unknown\n";
+            write_line(nofd, sizeof nofd - 1);
+            return;
+        }
+        dir[n] = 0;
+    }
+    record_joined(op, dir, path, 1);
+}
+
+static void record(char op, const char *path) { record_at(op, AT_FDCWD, path); }
+
+/* "X <pid> <path>" lines: the pid makes each exec its own record. */
+static void record_exec(char op, const char *path) {
+    if (!active) return;
+    char line[PATH_MAX + 64];
+    int n = snprintf(line, sizeof line, "%c %ld %s\n", op, (long)getpid(), path ? path : "");
+    if (n > 0 && (size_t)n < sizeof line && !memchr(line, '\n', (size_t)n - 1)) write_line(line, (size_t)n);
+}
+
+__attribute__((constructor)) static void recorder_init(void) {
+    const char *p = raw_getenv("ZCCACHE_ACCESS_LOG");
+    if (!p || !*p || strlen(p) >= sizeof log_path) return;
+    strcpy(log_path, p);
+    const char *c = raw_getenv("ZCCACHE_ACCESS_CWD");
+    if (c && strlen(c) < sizeof base_cwd) strcpy(base_cwd, c);
+    if (open_log() != 0) return;
+    active = 1;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) n = 0;
+    exe[n] = 0;
+    char line[PATH_MAX + 64];
+    int len = snprintf(line, sizeof line, "P %ld %s\n", (long)getpid(), exe);
+    if (len > 0 && (size_t)len < sizeof line) write_line(line, (size_t)len);
+}
+
+#define REAL(name, ret, ...)                                                  \
+    static ret (*real_##name)(__VA_ARGS__);                                   \
+    if (!real_##name) real_##name = (ret(*)(__VA_ARGS__))dlsym(RTLD_NEXT, #name)
+
+static int writes(int flags) {
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) != 0;
+}
+
+/* After an open-like call returned `fd` for `path`: record what it means. */
+static void after_open(int dirfd, const char *path, int flags, int fd, int saved) {
+    if (!active) return;
+    if (fd >= 0) {
+        if (writes(flags)) {
+            record_at('W', dirfd, path);
+        } else {
+            struct stat st;
+            if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) return;
+            record_at('R', dirfd, path);
+        }
+    } else if (!writes(flags)) {
+        record_at('A', dirfd, path);
+    }
+}
+
+static mode_t mode_arg(int flags, va_list ap) {
+    if (flags & (O_CREAT | __O_TMPFILE)) return (mode_t)va_arg(ap, int);
+    return 0;
+}
+
+#define OPEN_HOOK(name)                                          \
+    int name(const char *path, int flags, ...) {                 \
+        va_list ap;                                              \
+        va_start(ap, flags);                                     \
+        mode_t mode = mode_arg(flags, ap);                       \
+        va_end(ap);                                              \
+        REAL(name, int, const char *, int, ...);                 \
+        int fd = real_##name(path, flags, mode);                 \
+        int saved = errno;                                       \
+        after_open(AT_FDCWD, path, flags, fd, saved);            \
+        errno = saved;                                           \
+        return fd;                                               \
+    }
+OPEN_HOOK(open)
+OPEN_HOOK(open64)
+
+#define OPENAT_HOOK(name)                                        \
+    int name(int dirfd, const char *path, int flags, ...) {      \
+        va_list ap;                                              \
+        va_start(ap, flags);                                     \
+        mode_t mode = mode_arg(flags, ap);                       \
+        va_end(ap);                                              \
+        REAL(name, int, int, const char *, int, ...);            \
+        int fd = real_##name(dirfd, path, flags, mode);          \
+        int saved = errno;                                       \
+        after_open(dirfd, path, flags, fd, saved);               \
+        errno = saved;                                           \
+        return fd;                                               \
+    }
+OPENAT_HOOK(openat)
+OPENAT_HOOK(openat64)
+
+#define OPEN2_HOOK(name)                                         \
+    int name(const char *path, int flags) {                      \
+        REAL(name, int, const char *, int);                      \
+        int fd = real_##name(path, flags);                       \
+        int saved = errno;                                       \
+        after_open(AT_FDCWD, path, flags, fd, saved);            \
+        errno = saved;                                           \
+        return fd;                                               \
+    }
+OPEN2_HOOK(__open_2)
+OPEN2_HOOK(__open64_2)
+
+#define OPENAT2_HOOK(name)                                       \
+    int name(int dirfd, const char *path, int flags) {           \
+        REAL(name, int, int, const char *, int);                 \
+        int fd = real_##name(dirfd, path, flags);                \
+        int saved = errno;                                       \
+        after_open(dirfd, path, flags, fd, saved);               \
+        errno = saved;                                           \
+        return fd;                                               \
+    }
+OPENAT2_HOOK(__openat_2)
+OPENAT2_HOOK(__openat64_2)
+
+#define CREAT_HOOK(name)                                         \
+    int name(const char *path, mode_t mode) {                    \
+        REAL(name, int, const char *, mode_t);                   \
+        int fd = real_##name(path, mode);                        \
+        int saved = errno;                                       \
+        if (fd >= 0) record('W', path);                          \
+        errno = saved;                                           \
+        return fd;                                               \
+    }
+CREAT_HOOK(creat)
+CREAT_HOOK(creat64)
+
+static int mode_writes(const char *mode) {
+    return mode && (strchr(mode, 'w') || strchr(mode, 'a') || strchr(mode, '+'));
+}
+
+#define FOPEN_HOOK(name)                                         \
+    FILE *name(const char *path, const char *mode) {             \
+        REAL(name, FILE *, const char *, const char *);          \
+        FILE *f = real_##name(path, mode);                       \
+        int saved = errno;                                       \
+        if (f) record(mode_writes(mode) ? 'W' : 'R', path);      \
+        else if (!mode_writes(mode)) record('A', path);          \
+        errno = saved;                                           \
+        return f;                                                \
+    }
+FOPEN_HOOK(fopen)
+FOPEN_HOOK(fopen64)
+
+#define FREOPEN_HOOK(name)                                                 \
+    FILE *name(const char *path, const char *mode, FILE *stream) {         \
+        REAL(name, FILE *, const char *, const char *, FILE *);            \
+        FILE *f = real_##name(path, mode, stream);                         \
+        int saved = errno;                                                 \
+        if (path) {                                                        \
+            if (f) record(mode_writes(mode) ? 'W' : 'R', path);            \
+            else if (!mode_writes(mode)) record('A', path);                \
+        }                                                                  \
+        errno = saved;                                                     \
+        return f;                                                          \
+    }
+FREOPEN_HOOK(freopen)
+FREOPEN_HOOK(freopen64)
+
+/* A stat-like result: exists (unless a directory) or absent. */
+static void after_stat(int dirfd, const char *path, int rc, int saved, int is_dir) {
+    if (!active) return;
+    if (rc == 0) {
+        if (!is_dir) record_at('S', dirfd, path);
+    } else {
+        record_at('A', dirfd, path);
+    }
+}
+
+#define STAT_HOOK(name, st_t)                                             \
+    int name(const char *path, st_t *buf) {                               \
+        REAL(name, int, const char *, st_t *);                            \
+        int rc = real_##name(path, buf);                                  \
+        int saved = errno;                                                \
+        after_stat(AT_FDCWD, path, rc, saved, rc == 0 && S_ISDIR(buf->st_mode)); \
+        errno = saved;                                                    \
+        return rc;                                                        \
+    }
+STAT_HOOK(stat, struct stat)
+STAT_HOOK(stat64, struct stat64)
+STAT_HOOK(lstat, struct stat)
+STAT_HOOK(lstat64, struct stat64)
+
+#define XSTAT_HOOK(name, st_t)                                            \
+    int name(int ver, const char *path, st_t *buf) {                      \
+        REAL(name, int, int, const char *, st_t *);                       \
+        int rc = real_##name(ver, path, buf);                             \
+        int saved = errno;                                                \
+        after_stat(AT_FDCWD, path, rc, saved, rc == 0 && S_ISDIR(buf->st_mode)); \
+        errno = saved;                                                    \
+        return rc;                                                        \
+    }
+XSTAT_HOOK(__xstat, struct stat)
+XSTAT_HOOK(__xstat64, struct stat64)
+XSTAT_HOOK(__lxstat, struct stat)
+XSTAT_HOOK(__lxstat64, struct stat64)
+
+#define FSTATAT_HOOK(name, st_t)                                          \
+    int name(int dirfd, const char *path, st_t *buf, int flags) {         \
+        REAL(name, int, int, const char *, st_t *, int);                  \
+        int rc = real_##name(dirfd, path, buf, flags);                    \
+        int saved = errno;                                                \
+        if (!((flags & AT_EMPTY_PATH) && path && !*path))                 \
+            after_stat(dirfd, path, rc, saved, rc == 0 && S_ISDIR(buf->st_mode)); \
+        errno = saved;                                                    \
+        return rc;                                                        \
+    }
+FSTATAT_HOOK(fstatat, struct stat)
+FSTATAT_HOOK(fstatat64, struct stat64)
+
+int __fxstatat(int ver, int dirfd, const char *path, struct stat *buf, int flags) {
+    REAL(__fxstatat, int, int, int, const char *, struct stat *, int);
+    int rc = real___fxstatat(ver, dirfd, path, buf, flags);
+    int saved = errno;
+    if (!((flags & AT_EMPTY_PATH) && path && !*path)) after_stat(dirfd, path, rc, saved, rc == 0 && S_ISDIR(buf->st_mode));
+    errno = saved;
+    return rc;
+}
+
+int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf) {
+    REAL(statx, int, int, const char *, int, unsigned int, struct statx *);
+    int rc = real_statx(dirfd, path, flags, mask, buf);
+    int saved = errno;
+    if (!((flags & AT_EMPTY_PATH) && path && !*path)) after_stat(dirfd, path, rc, saved, rc == 0 && S_ISDIR(buf->stx_mode));
+    errno = saved;
+    return rc;
+}
+
+int access(const char *path, int mode) {
+    REAL(access, int, const char *, int);
+    int rc = real_access(path, mode);
+    int saved = errno;
+    if (rc == 0 || saved == ENOENT || saved == ENOTDIR) after_stat(AT_FDCWD, path, rc, saved, 0);
+    errno = saved;
+    return rc;
+}
+
+int faccessat(int dirfd, const char *path, int mode, int flags) {
+    REAL(faccessat, int, int, const char *, int, int);
+    int rc = real_faccessat(dirfd, path, mode, flags);
+    int saved = errno;
+    if (rc == 0 || saved == ENOENT || saved == ENOTDIR) after_stat(dirfd, path, rc, saved, 0);
+    errno = saved;
+    return rc;
+}
+
+#define EACCESS_HOOK(name)                                                \
+    int name(const char *path, int mode) {                                \
+        REAL(name, int, const char *, int);                               \
+        int rc = real_##name(path, mode);                                 \
+        int saved = errno;                                                \
+        if (rc == 0 || saved == ENOENT || saved == ENOTDIR) after_stat(AT_FDCWD, path, rc, saved, 0); \
+        errno = saved;                                                    \
+        return rc;                                                        \
+    }
+EACCESS_HOOK(euidaccess)
+EACCESS_HOOK(eaccess)
+
+DIR *opendir(const char *path) {
+    REAL(opendir, DIR *, const char *);
+    DIR *d = real_opendir(path);
+    int saved = errno;
+    if (d) record('L', path);
+    else record('A', path);
+    errno = saved;
+    return d;
+}
+
+char *realpath(const char *path, char *resolved) {
+    REAL(realpath, char *, const char *, char *);
+    char *r = real_realpath(path, resolved);
+    int saved = errno;
+    if (!r && path && (saved == ENOENT || saved == ENOTDIR)) record('A', path);
+    errno = saved;
+    return r;
+}
+
+void *dlopen(const char *file, int flags) {
+    REAL(dlopen, void *, const char *, int);
+    void *h = real_dlopen(file, flags);
+    int saved = errno;
+    if (file && strchr(file, '/')) record(h ? 'R' : 'A', file);
+    errno = saved;
+    return h;
+}
+
+/* Paths the compile itself creates, replaces or removes are its own, never inputs. */
+#define WRITE_PATH_AFTER(rc_ok, path) \
+    do {                              \
+        int saved_ = errno;           \
+        if (rc_ok) record('W', path); \
+        errno = saved_;               \
+    } while (0)
+
+int mkstemp(char *t) { REAL(mkstemp, int, char *); int fd = real_mkstemp(t); WRITE_PATH_AFTER(fd >= 0, t); return fd; }
+int mkstemp64(char *t) { REAL(mkstemp64, int, char *); int fd = real_mkstemp64(t); WRITE_PATH_AFTER(fd >= 0, t); return fd; }
+int mkostemp(char *t, int f) { REAL(mkostemp, int, char *, int); int fd = real_mkostemp(t, f); WRITE_PATH_AFTER(fd >= 0, t); return fd; }
+int mkostemp64(char *t, int f) { REAL(mkostemp64, int, char *, int); int fd = real_mkostemp64(t, f); WRITE_PATH_AFTER(fd >= 0, t); return fd; }
+int mkstemps(char *t, int s) { REAL(mkstemps, int, char *, int); int fd = real_mkstemps(t, s); WRITE_PATH_AFTER(fd >= 0, t); return fd; }
+int mkstemps64(char *t, int s) { REAL(mkstemps64, int, char *, int); int fd = real_mkstemps64(t, s); WRITE_PATH_AFTER(fd >= 0, t); return fd; }
+int mkostemps(char *t, int s, int f) { REAL(mkostemps, int, char *, int, int); int fd = real_mkostemps(t, s, f); WRITE_PATH_AFTER(fd >= 0, t); return fd; }
+int mkostemps64(char *t, int s, int f) { REAL(mkostemps64, int, char *, int, int); int fd = real_mkostemps64(t, s, f); WRITE_PATH_AFTER(fd >= 0, t); return fd; }
+char *mkdtemp(char *t) { REAL(mkdtemp, char *, char *); char *r = real_mkdtemp(t); WRITE_PATH_AFTER(r != NULL, t); return r; }
+
+int rename(const char *from, const char *to) {
+    REAL(rename, int, const char *, const char *);
+    int rc = real_rename(from, to);
+    int saved = errno;
+    if (rc == 0) {
+        record('W', from);
+        record('W', to);
+    }
+    errno = saved;
+    return rc;
+}
+
+int renameat(int fd1, const char *from, int fd2, const char *to) {
+    REAL(renameat, int, int, const char *, int, const char *);
+    int rc = real_renameat(fd1, from, fd2, to);
+    int saved = errno;
+    if (rc == 0) {
+        record_at('W', fd1, from);
+        record_at('W', fd2, to);
+    }
+    errno = saved;
+    return rc;
+}
+
+int renameat2(int fd1, const char *from, int fd2, const char *to, unsigned int flags) {
+    REAL(renameat2, int, int, const char *, int, const char *, unsigned int);
+    int rc = real_renameat2(fd1, from, fd2, to, flags);
+    int saved = errno;
+    if (rc == 0) {
+        record_at('W', fd1, from);
+        record_at('W', fd2, to);
+    }
+    errno = saved;
+    return rc;
+}
+
+int link(const char *from, const char *to) { REAL(link, int, const char *, const char *); int rc = real_link(from, to); WRITE_PATH_AFTER(rc == 0, to); return rc; }
+int symlink(const char *from, const char *to) { REAL(symlink, int, const char *, const char *); int rc = real_symlink(from, to); WRITE_PATH_AFTER(rc == 0, to); return rc; }
+int unlink(const char *p) { REAL(unlink, int, const char *); int rc = real_unlink(p); WRITE_PATH_AFTER(rc == 0, p); return rc; }
+int remove(const char *p) { REAL(remove, int, const char *); int rc = real_remove(p); WRITE_PATH_AFTER(rc == 0, p); return rc; }
+int truncate(const char *p, off_t l) { REAL(truncate, int, const char *, off_t); int rc = real_truncate(p, l); WRITE_PATH_AFTER(rc == 0, p); return rc; }
+int unlinkat(int dirfd, const char *p, int flags) {
+    REAL(unlinkat, int, int, const char *, int);
+    int rc = real_unlinkat(dirfd, p, flags);
+    int saved = errno;
+    if (rc == 0) record_at('W', dirfd, p);
+    errno = saved;
+    return rc;
+}
+
+/* Environment reads: the name is recorded; the value is the build's, known to the daemon. */
+char *getenv(const char *name) {
+    const char *v = raw_getenv(name);
+    if (active && name && !strchr(name, '\n')) {
+        int saved = errno;
+        record_joined('E', NULL, name, 1);
+        errno = saved;
+    }
+    return (char *)v;
+}
+
+char *secure_getenv(const char *name) { return getenv(name); }
+
+/* Processes: every exec is counted, so a child that cannot load the recorder (a static
+ * binary) is noticed: it would have no P line of its own. */
+int execve(const char *path, char *const argv[], char *const envp[]) {
+    REAL(execve, int, const char *, char *const[], char *const[]);
+    record_exec('X', path);
+    int rc = real_execve(path, argv, envp);
+    int saved = errno;
+    record_exec('F', path);
+    errno = saved;
+    return rc;
+}
+
+int execv(const char *path, char *const argv[]) {
+    REAL(execv, int, const char *, char *const[]);
+    record_exec('X', path);
+    int rc = real_execv(path, argv);
+    int saved = errno;
+    record_exec('F', path);
+    errno = saved;
+    return rc;
+}
+
+int execvp(const char *file, char *const argv[]) {
+    REAL(execvp, int, const char *, char *const[]);
+    record_exec('X', file);
+    int rc = real_execvp(file, argv);
+    int saved = errno;
+    record_exec('F', file);
+    errno = saved;
+    return rc;
+}
+
+int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    REAL(execvpe, int, const char *, char *const[], char *const[]);
+    record_exec('X', file);
+    int rc = real_execvpe(file, argv, envp);
+    int saved = errno;
+    record_exec('F', file);
+    errno = saved;
+    return rc;
+}
+
+int fexecve(int fd, char *const argv[], char *const envp[]) {
+    REAL(fexecve, int, int, char *const[], char *const[]);
+    record_exec('X', "(fd)");
+    int rc = real_fexecve(fd, argv, envp);
+    int saved = errno;
+    record_exec('F', "(fd)");
+    errno = saved;
+    return rc;
+}
+
+/* execl* are variadic: collect argv and go through the hooked execve/execvp. */
+#define MAX_EXECL_ARGS 4096
+static int collect_args(const char *arg0, va_list ap, char **argv, char ***envp_out) {
+    int n = 0;
+    argv[n++] = (char *)arg0;
+    while (arg0 && n < MAX_EXECL_ARGS) {
+        char *a = va_arg(ap, char *);
+        argv[n++] = a;
+        if (!a) break;
+    }
+    if (n >= MAX_EXECL_ARGS) return -1;
+    if (envp_out) *envp_out = va_arg(ap, char **);
+    return n;
+}
+
+int execl(const char *path, const char *arg, ...) {
+    char *argv[MAX_EXECL_ARGS];
+    va_list ap;
+    va_start(ap, arg);
+    int n = collect_args(arg, ap, argv, NULL);
+    va_end(ap);
+    if (n < 0) { errno = E2BIG; return -1; }
+    return execve(path, argv, environ);
+}
+
+int execlp(const char *file, const char *arg, ...) {
+    char *argv[MAX_EXECL_ARGS];
+    va_list ap;
+    va_start(ap, arg);
+    int n = collect_args(arg, ap, argv, NULL);
+    va_end(ap);
+    if (n < 0) { errno = E2BIG; return -1; }
+    return execvp(file, argv);
+}
+
+int execle(const char *path, const char *arg, ...) {
+    char *argv[MAX_EXECL_ARGS];
+    char **envp = NULL;
+    va_list ap;
+    va_start(ap, arg);
+    int n = collect_args(arg, ap, argv, &envp);
+    va_end(ap);
+    if (n < 0) { errno = E2BIG; return -1; }
+    return execve(path, argv, envp);
+}
+
+int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+    REAL(posix_spawn, int, pid_t *, const char *, const posix_spawn_file_actions_t *,
+         const posix_spawnattr_t *, char *const[], char *const[]);
+    record_exec('X', path);
+    int rc = real_posix_spawn(pid, path, fa, attr, argv, envp);
+    if (rc != 0) record_exec('F', path);
+    return rc;
+}
+
+int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+    REAL(posix_spawnp, int, pid_t *, const char *, const posix_spawn_file_actions_t *,
+         const posix_spawnattr_t *, char *const[], char *const[]);
+    record_exec('X', file);
+    int rc = real_posix_spawnp(pid, file, fa, attr, argv, envp);
+    if (rc != 0) record_exec('F', file);
+    return rc;
+}
