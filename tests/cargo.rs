@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::SystemTime;
 
-use common::{assert_ok, copy_tree, TestCache};
+use common::{assert_ok, copy_tree, scrub, TestCache};
 
 /// What the fixture's binary prints.
 const APP_OUTPUT: &str = "hello, point at (3, 4)\nmix(3, 4) = 97\nrange 10..20\n";
@@ -77,48 +77,6 @@ fn cargo_zccache_bin() -> PathBuf {
             bin
         })
         .clone()
-}
-
-/// Removes what the outer `cargo test` put into our environment that would leak into the
-/// nested cargo (jobserver, wrappers, flags, target dirs), keeping CARGO_HOME and network
-/// settings so the machine's registry cache is shared.
-fn scrub(cmd: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        let keep = key == "CARGO_HOME"
-            || key.starts_with("CARGO_NET_")
-            || key.starts_with("CARGO_HTTP_")
-            || key.starts_with("CARGO_REGISTRIES_");
-        let drop = (key.starts_with("CARGO_") && !keep)
-            || key.starts_with("RUSTC")
-            || key.starts_with("RUSTDOC")
-            || key.starts_with("CMAKE_")
-            || key.starts_with("CC_")
-            || key.starts_with("CXX_")
-            || key.starts_with("HOST_")
-            || key.starts_with("TARGET_")
-            || matches!(
-                key.as_str(),
-                "RUSTFLAGS"
-                    | "CC"
-                    | "CXX"
-                    | "CFLAGS"
-                    | "CXXFLAGS"
-                    | "MAKEFLAGS"
-                    | "MFLAGS"
-                    | "OUT_DIR"
-                    | "TARGET"
-                    | "HOST"
-                    | "OPT_LEVEL"
-                    | "PROFILE"
-                    | "DEBUG"
-                    | "NUM_JOBS"
-            );
-        if drop {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd.env("CARGO_TERM_COLOR", "never");
 }
 
 /// The parts of a `cargo zccache --json` summary the assertions use.
