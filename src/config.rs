@@ -48,6 +48,30 @@ pub struct Settings {
     /// rlibs of workspace members record the checkout path, so with this on they are never
     /// shared between checkouts.
     pub rust_hash_dir: Setting<bool>,
+    /// Share of hits re-compiled in the background and compared with what was served
+    /// (`ZCCACHE_VERIFY`, 0 to 1, default 0).
+    pub verify: Setting<f64>,
+}
+
+/// The variable behind [`Settings::verify`]; also honoured per compile, from the build's
+/// environment.
+pub const VERIFY_ENV: &str = "ZCCACHE_VERIFY";
+
+/// Parses a verify fraction: a number from 0 to 1 (`0.01`), or a percentage (`5%`).
+pub fn parse_fraction(key: &str, text: &str) -> Result<f64, ConfigError> {
+    let t = text.trim();
+    let value = match t.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    };
+    match value {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(ConfigError::Invalid {
+            key: key.into(),
+            value: text.into(),
+            why: "expected a fraction from 0 to 1 (e.g. 0.01) or a percentage (1%)".into(),
+        }),
+    }
 }
 
 /// The variable behind [`Settings::rust_hash_dir`]; also honoured per compile, from the
@@ -87,6 +111,7 @@ struct FileConfig {
     idle_timeout: Option<u64>,
     preprocessor: Option<bool>,
     rust_hash_dir: Option<bool>,
+    verify: Option<toml::Value>,
 }
 
 /// Default cache root: the user's cache dir (`~/.cache/zccache`), found via the passwd entry
@@ -183,6 +208,10 @@ impl Settings {
                 value: false,
                 source: Source::Default,
             },
+            verify: Setting {
+                value: 0.0,
+                source: Source::Default,
+            },
         };
         // A dir given only in the user-level config file is honoured when the env has none.
         if settings.dir.source == Source::Default {
@@ -238,6 +267,16 @@ impl Settings {
                 source: from_file(()),
             };
         }
+        if let Some(v) = &file_cfg.verify {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            settings.verify = Setting {
+                value: parse_fraction("verify", &text)?,
+                source: from_file(()),
+            };
+        }
 
         if let Some(text) = env("ZCCACHE_MAXSIZE").filter(|t| !t.is_empty()) {
             settings.max_size = Setting {
@@ -281,6 +320,12 @@ impl Settings {
             settings.rust_hash_dir = Setting {
                 value: parse_bool(RUST_HASH_DIR_ENV, &text)?,
                 source: Source::Env(RUST_HASH_DIR_ENV),
+            };
+        }
+        if let Some(text) = env(VERIFY_ENV).filter(|t| !t.is_empty()) {
+            settings.verify = Setting {
+                value: parse_fraction(VERIFY_ENV, &text)?,
+                source: Source::Env(VERIFY_ENV),
             };
         }
         Ok(settings)
@@ -327,6 +372,11 @@ impl Settings {
                 "rust_hash_dir".into(),
                 self.rust_hash_dir.value.to_string(),
                 self.rust_hash_dir.source.to_string(),
+            ),
+            (
+                "verify".into(),
+                self.verify.value.to_string(),
+                self.verify.source.to_string(),
             ),
         ]
     }

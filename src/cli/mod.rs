@@ -188,6 +188,14 @@ fn print_stats(s: &StatsSnapshot) {
     } else {
         0.0
     };
+    if s.verify_mismatch > 0 {
+        println!(
+            "!! verify: {} cached result(s) differed from a fresh compile (evicted; see {}/{})",
+            s.verify_mismatch,
+            s.cache_dir,
+            crate::daemon::verify::MISMATCH_LOG
+        );
+    }
     println!("cache dir              {}", s.cache_dir);
     println!(
         "hits                   {:>10}  ({rate:.1}% of cacheable)",
@@ -200,6 +208,14 @@ fn print_stats(s: &StatsSnapshot) {
     println!("errors                 {:>10}", s.errors);
     for (reason, n) in &s.reasons {
         println!("  {reason:<20} {n:>10}");
+    }
+    let verified = s.verify_ok + s.verify_mismatch + s.verify_unreproducible + s.verify_skipped;
+    if verified > 0 {
+        println!("verified hits          {verified:>10}");
+        println!("  same output          {:>10}", s.verify_ok);
+        println!("  MISMATCH             {:>10}", s.verify_mismatch);
+        println!("  unreproducible       {:>10}", s.verify_unreproducible);
+        println!("  skipped              {:>10}", s.verify_skipped);
     }
     println!("entries                {:>10}", s.entries);
     println!(

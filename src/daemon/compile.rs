@@ -294,6 +294,17 @@ fn rust_hash_dir(state: &DaemonState, env: &HashMap<&str, &str>) -> bool {
     }
 }
 
+/// The share of hits to verify: the build's own `ZCCACHE_VERIFY` wins over the daemon's.
+fn verify_fraction(state: &DaemonState, env: &HashMap<&str, &str>) -> f64 {
+    match env.get(crate::config::VERIFY_ENV) {
+        Some(text) if !text.is_empty() => {
+            crate::config::parse_fraction(crate::config::VERIFY_ENV, text)
+                .unwrap_or(state.settings.verify.value)
+        }
+        _ => state.settings.verify.value,
+    }
+}
+
 /// A tool named by an adapter (`cc`, `/path/rustc`), resolved on the compile's PATH.
 fn resolve_tool(tool: &str, cwd: &Path, path_var: Option<&str>) -> Option<String> {
     if tool.contains('/') {
@@ -379,6 +390,21 @@ fn try_hit<C: Read + Write>(
         Err(FrameError::Closed) => {
             for out in &record.outputs {
                 state.index.touch_blob(out.blob);
+            }
+            if super::verify::sampled(verify_fraction(state, &ctx.env)) {
+                let job = super::verify::Job::plan(
+                    &ctx.inv,
+                    &ctx.req.compiler,
+                    ctx.cwd,
+                    &ctx.req.env,
+                    &record,
+                    *result_key,
+                    ctx.manifest_key,
+                );
+                match job {
+                    Some(job) => job.start(state),
+                    None => state.stats.verified(&state.stats.verify_skipped),
+                }
             }
             Ok(Some(Ok(())))
         }

@@ -16,6 +16,7 @@ pub mod session;
 pub mod shadowing;
 pub mod state;
 pub mod stats;
+pub mod verify;
 
 use crate::config::{Layout, Settings};
 use crate::meta::HashCache;

@@ -24,6 +24,12 @@ pub struct Stats {
     pub uncacheable: AtomicU64,
     pub errors: AtomicU64,
     pub time_saved_ms: AtomicU64,
+    /// Sampled hits re-compiled: same outputs / different outputs (a wrong hit) / the
+    /// compile's output differs run to run / could not be re-compiled.
+    pub verify_ok: AtomicU64,
+    pub verify_mismatch: AtomicU64,
+    pub verify_unreproducible: AtomicU64,
+    pub verify_skipped: AtomicU64,
     reasons: Mutex<BTreeMap<String, u64>>,
     /// Every reason name ever counted or restored (so a zeroed one is persisted as 0).
     known_reasons: Mutex<std::collections::BTreeSet<String>>,
@@ -92,6 +98,12 @@ impl Stats {
     }
 
     /// Counts an internal error (the build still ran the real compiler).
+    /// Counts one verification outcome.
+    pub fn verified(&self, counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.bump();
+    }
+
     pub fn error(&self, reason: &str) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         self.add_reason(&format!("error_{reason}"));
@@ -115,6 +127,10 @@ impl Stats {
             &self.uncacheable,
             &self.errors,
             &self.time_saved_ms,
+            &self.verify_ok,
+            &self.verify_mismatch,
+            &self.verify_unreproducible,
+            &self.verify_skipped,
         ] {
             c.store(0, Ordering::Relaxed);
         }
@@ -141,6 +157,10 @@ impl Stats {
             uncacheable: self.uncacheable.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             time_saved_ms: self.time_saved_ms.load(Ordering::Relaxed),
+            verify_ok: self.verify_ok.load(Ordering::Relaxed),
+            verify_mismatch: self.verify_mismatch.load(Ordering::Relaxed),
+            verify_unreproducible: self.verify_unreproducible.load(Ordering::Relaxed),
+            verify_skipped: self.verify_skipped.load(Ordering::Relaxed),
             reasons: self.reasons.lock().map(|r| r.clone()).unwrap_or_default(),
             families: self
                 .families
@@ -175,6 +195,10 @@ impl Stats {
             ("uncacheable".to_string(), s.uncacheable),
             ("errors".to_string(), s.errors),
             ("time_saved_ms".to_string(), s.time_saved_ms),
+            ("verify_ok".to_string(), s.verify_ok),
+            ("verify_mismatch".to_string(), s.verify_mismatch),
+            ("verify_unreproducible".to_string(), s.verify_unreproducible),
+            ("verify_skipped".to_string(), s.verify_skipped),
         ];
         for (name, c) in &s.families {
             out.push((format!("family:{name}:hits"), c.hits));
@@ -206,6 +230,10 @@ impl Stats {
                 "uncacheable" => &self.uncacheable,
                 "errors" => &self.errors,
                 "time_saved_ms" => &self.time_saved_ms,
+                "verify_ok" => &self.verify_ok,
+                "verify_mismatch" => &self.verify_mismatch,
+                "verify_unreproducible" => &self.verify_unreproducible,
+                "verify_skipped" => &self.verify_skipped,
                 other => {
                     if let Some(rest) = other.strip_prefix("family:") {
                         if let Some((name, field)) = rest.rsplit_once(':') {

@@ -182,6 +182,14 @@ pub struct StatsSnapshot {
     pub max_size_bytes: u64,
     pub evictions: u64,
     pub time_saved_ms: u64,
+    /// Sampled hits (`ZCCACHE_VERIFY`) re-compiled with identical outputs.
+    pub verify_ok: u64,
+    /// Sampled hits whose re-compile gave other outputs: wrong cached results (evicted).
+    pub verify_mismatch: u64,
+    /// Sampled hits whose compile does not reproduce its own output run to run.
+    pub verify_unreproducible: u64,
+    /// Sampled hits that could not be re-compiled (sources gone, verifier busy…).
+    pub verify_skipped: u64,
     pub reasons: BTreeMap<String, u64>,
     /// The same counters per compiler family (`gcc`, `clang`, `rustc`, `emcc`).
     pub families: BTreeMap<String, FamilySnapshot>,
