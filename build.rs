@@ -16,7 +16,15 @@ fn main() {
     // itself is linked for (a static build included): use the host's C compiler.
     let cc = std::env::var("ZCCACHE_RECORDER_CC").unwrap_or_else(|_| "cc".to_string());
     let status = Command::new(&cc)
-        .args(["-shared", "-fPIC", "-O2", "-g0", "-Wall", "-o"])
+        .args([
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-g0",
+            "-Wall",
+            "-Wno-nonnull-compare",
+            "-o",
+        ])
         .arg(&out)
         .arg(source)
         .arg("-ldl")

@@ -8,6 +8,7 @@
  * Active only when ZCCACHE_ACCESS_LOG names the log file; then each record is one line
  * appended with a single write():
  *   P <pid> <exe>     a process loaded the recorder (its executable, from /proc/self/exe)
+ *   Q <pid>           that process image ended (exit, _exit or exec): its records are all in
  *   X <pid> <path>    a process is about to exec (F <pid> <path>: the exec failed)
  *   R <path>          a file was opened for reading (or dlopen'ed)
  *   S <path>          a path exists (stat/access succeeded; not a directory where known)
@@ -16,6 +17,8 @@
  *   W <path>          a path was created, written, renamed or removed by the compile
  *   E <name>          an environment variable was read
  *   ? <why>           something could not be recorded faithfully (the compile is not cached)
+ * Records are buffered per process and written in whole lines; a P without its Q means a
+ * process vanished with records unwritten (killed, crashed), so the log is incomplete.
  * Relative paths are written as given while the process is in ZCCACHE_ACCESS_CWD, and made
  * absolute otherwise. The log is written through raw syscalls, so it is never recorded.
  */
@@ -25,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -83,11 +87,107 @@ static int checked_log_fd(void) {
     return log_fd;
 }
 
-static void write_line(const char *line, size_t len) {
+static void write_raw(const char *data, size_t len) {
     int fd = checked_log_fd();
     if (fd < 0) return;
-    while (syscall(SYS_write, fd, line, len) < 0 && errno == EINTR) {
+    while (len > 0) {
+        long n = syscall(SYS_write, fd, data, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        data += n;
+        len -= (size_t)n;
     }
+}
+
+/* The per-process record buffer (whole lines only), guarded by a spinlock that fork
+ * handlers take, so a child never inherits it half-written. */
+#define BUF_SIZE 65536
+static char buf[BUF_SIZE];
+static size_t buf_len;
+static int buf_lock;
+static pid_t segment_pid;
+static int segment_closed;
+
+static void lock_buf(void) {
+    while (__atomic_exchange_n(&buf_lock, 1, __ATOMIC_ACQUIRE)) {
+    }
+}
+
+static void unlock_buf(void) { __atomic_store_n(&buf_lock, 0, __ATOMIC_RELEASE); }
+
+static void flush_locked(void) {
+    if (buf_len) {
+        write_raw(buf, buf_len);
+        buf_len = 0;
+    }
+}
+
+static void write_line(const char *line, size_t len) {
+    int saved = errno;
+    lock_buf();
+    if (segment_closed || len > BUF_SIZE) {
+        flush_locked();
+        write_raw(line, len);
+    } else {
+        if (buf_len + len > BUF_SIZE) flush_locked();
+        memcpy(buf + buf_len, line, len);
+        buf_len += len;
+    }
+    unlock_buf();
+    errno = saved;
+}
+
+static void fork_prepare(void) { lock_buf(); }
+static void fork_parent(void) { unlock_buf(); }
+static void fork_child(void) {
+    buf_len = 0; /* the parent writes its own pending records */
+    unlock_buf();
+}
+
+static void write_marker(char op) {
+    char line[PATH_MAX + 64];
+    int n;
+    if (op == 'P') {
+        char exe[PATH_MAX];
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (len <= 0) len = 0;
+        exe[len] = 0;
+        n = snprintf(line, sizeof line, "P %ld %s\n", (long)getpid(), exe);
+    } else {
+        n = snprintf(line, sizeof line, "Q %ld\n", (long)getpid());
+    }
+    if (n > 0 && (size_t)n < sizeof line) write_line(line, (size_t)n);
+}
+
+/* Ends this process image's records (before exit or exec): flush, then the Q marker.
+ * Returns whether this call closed the segment (a vfork child owns none). */
+static int close_segment(void) {
+    if (!active) return 0;
+    int saved = errno;
+    int closed = 0;
+    if (getpid() == segment_pid && !segment_closed) {
+        write_marker('Q');
+        lock_buf();
+        flush_locked();
+        segment_closed = 1;
+        unlock_buf();
+        closed = 1;
+    } else {
+        lock_buf();
+        flush_locked();
+        unlock_buf();
+    }
+    errno = saved;
+    return closed;
+}
+
+/* After a failed exec: this image goes on recording. */
+static void reopen_segment(int was_closed) {
+    if (!was_closed) return;
+    int saved = errno;
+    segment_closed = 0;
+    write_marker('P');
+    errno = saved;
 }
 
 /* Per-process de-duplication of identical records (a lock-free set of 64-bit hashes). */
@@ -191,15 +291,13 @@ __attribute__((constructor)) static void recorder_init(void) {
     const char *c = raw_getenv("ZCCACHE_ACCESS_CWD");
     if (c && strlen(c) < sizeof base_cwd) strcpy(base_cwd, c);
     if (open_log() != 0) return;
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    segment_pid = getpid();
     active = 1;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) n = 0;
-    exe[n] = 0;
-    char line[PATH_MAX + 64];
-    int len = snprintf(line, sizeof line, "P %ld %s\n", (long)getpid(), exe);
-    if (len > 0 && (size_t)len < sizeof line) write_line(line, (size_t)len);
+    write_marker('P');
 }
+
+__attribute__((destructor)) static void recorder_fini(void) { close_segment(); }
 
 #define REAL(name, ret, ...)                                                  \
     static ret (*real_##name)(__VA_ARGS__);                                   \
@@ -543,8 +641,10 @@ char *secure_getenv(const char *name) { return getenv(name); }
 int execve(const char *path, char *const argv[], char *const envp[]) {
     REAL(execve, int, const char *, char *const[], char *const[]);
     record_exec('X', path);
+    int closed = close_segment();
     int rc = real_execve(path, argv, envp);
     int saved = errno;
+    reopen_segment(closed);
     record_exec('F', path);
     errno = saved;
     return rc;
@@ -553,8 +653,10 @@ int execve(const char *path, char *const argv[], char *const envp[]) {
 int execv(const char *path, char *const argv[]) {
     REAL(execv, int, const char *, char *const[]);
     record_exec('X', path);
+    int closed = close_segment();
     int rc = real_execv(path, argv);
     int saved = errno;
+    reopen_segment(closed);
     record_exec('F', path);
     errno = saved;
     return rc;
@@ -563,8 +665,10 @@ int execv(const char *path, char *const argv[]) {
 int execvp(const char *file, char *const argv[]) {
     REAL(execvp, int, const char *, char *const[]);
     record_exec('X', file);
+    int closed = close_segment();
     int rc = real_execvp(file, argv);
     int saved = errno;
+    reopen_segment(closed);
     record_exec('F', file);
     errno = saved;
     return rc;
@@ -573,8 +677,10 @@ int execvp(const char *file, char *const argv[]) {
 int execvpe(const char *file, char *const argv[], char *const envp[]) {
     REAL(execvpe, int, const char *, char *const[], char *const[]);
     record_exec('X', file);
+    int closed = close_segment();
     int rc = real_execvpe(file, argv, envp);
     int saved = errno;
+    reopen_segment(closed);
     record_exec('F', file);
     errno = saved;
     return rc;
@@ -583,8 +689,10 @@ int execvpe(const char *file, char *const argv[], char *const envp[]) {
 int fexecve(int fd, char *const argv[], char *const envp[]) {
     REAL(fexecve, int, int, char *const[], char *const[]);
     record_exec('X', "(fd)");
+    int closed = close_segment();
     int rc = real_fexecve(fd, argv, envp);
     int saved = errno;
+    reopen_segment(closed);
     record_exec('F', "(fd)");
     errno = saved;
     return rc;
@@ -634,6 +742,21 @@ int execle(const char *path, const char *arg, ...) {
     va_end(ap);
     if (n < 0) { errno = E2BIG; return -1; }
     return execve(path, argv, envp);
+}
+
+/* _exit skips destructors: end the segment here. */
+void _exit(int status) {
+    REAL(_exit, void, int);
+    close_segment();
+    real__exit(status);
+    __builtin_unreachable();
+}
+
+void _Exit(int status) {
+    REAL(_Exit, void, int);
+    close_segment();
+    real__Exit(status);
+    __builtin_unreachable();
 }
 
 int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,

@@ -23,6 +23,8 @@ pub struct Accesses {
     /// Programs exec'ed by bare name (looked up on `PATH` by libc, invisibly).
     pub path_lookups: Vec<String>,
     processes: usize,
+    /// Per pid: process images started (P) minus ended (Q); all must be 0.
+    open_images: std::collections::HashMap<u32, i64>,
     execs: usize,
     exec_failures: usize,
     problems: Vec<String>,
@@ -37,6 +39,8 @@ pub enum Incomplete {
     UnrecordedProcesses(usize),
     #[error("an access could not be recorded: {0}")]
     Unrecordable(String),
+    #[error("a process ended without writing its records (killed or crashed)")]
+    Unfinished,
 }
 
 impl Accesses {
@@ -60,8 +64,16 @@ impl Accesses {
                 continue;
             };
             match op {
+                b'Q' => match text.trim().parse::<u32>() {
+                    Ok(pid) => *acc.open_images.entry(pid).or_default() -= 1,
+                    Err(_) => acc.problems.push("malformed record".to_string()),
+                },
                 b'P' => {
                     acc.processes += 1;
+                    match text.split(' ').next().and_then(|p| p.parse::<u32>().ok()) {
+                        Some(pid) => *acc.open_images.entry(pid).or_default() += 1,
+                        None => acc.problems.push("malformed record".to_string()),
+                    }
                     if let Some((_, exe)) = text.split_once(' ') {
                         if !exe.is_empty() && !acc.executables.iter().any(|e| e == exe) {
                             acc.executables.push(exe.to_string());
@@ -115,6 +127,9 @@ impl Accesses {
         if self.processes == 0 {
             return Err(Incomplete::NotLoaded);
         }
+        if self.open_images.values().any(|&n| n > 0) {
+            return Err(Incomplete::Unfinished);
+        }
         let started = 1 + self.execs.saturating_sub(self.exec_failures);
         if self.processes < started {
             return Err(Incomplete::UnrecordedProcesses(started - self.processes));
@@ -130,7 +145,7 @@ mod tests {
     #[test]
     fn parses_each_kind_once() {
         let log = b"P 1 /usr/bin/gcc\nE PATH\nA opt.h\nR a.c\nS a.c\nR a.c\nW /tmp/x.s\n\
-X 1 as\nP 2 /usr/bin/as\nL /d\nE PATH\n";
+X 1 as\nP 2 /usr/bin/as\nL /d\nE PATH\nQ 2\nQ 1\n";
         let acc = Accesses::parse(log);
         assert_eq!(acc.read, vec!["a.c"]);
         assert_eq!(acc.absent, vec!["opt.h"]);
@@ -144,19 +159,23 @@ X 1 as\nP 2 /usr/bin/as\nL /d\nE PATH\n";
 
     #[test]
     fn a_process_without_the_recorder_makes_the_log_incomplete() {
-        let acc = Accesses::parse(b"P 1 /usr/bin/gcc\nX 1 /static/cc1\n");
+        let acc = Accesses::parse(b"P 1 /usr/bin/gcc\nX 1 /static/cc1\nQ 1\n");
         assert_eq!(
             acc.check_complete(),
             Err(Incomplete::UnrecordedProcesses(1))
         );
-        let failed = Accesses::parse(b"P 1 /usr/bin/gcc\nX 1 /nope\nF 1 /nope\n");
+        let failed = Accesses::parse(
+            b"P 1 /usr/bin/gcc\nX 1 /nope\nQ 1\nP 1 /usr/bin/gcc\nF 1 /nope\nQ 1\n",
+        );
         assert_eq!(failed.check_complete(), Ok(()));
+        let killed = Accesses::parse(b"P 1 /usr/bin/gcc\nX 1 /bin/as\nP 2 /bin/as\nQ 1\n");
+        assert_eq!(killed.check_complete(), Err(Incomplete::Unfinished));
         assert_eq!(
             Accesses::parse(b"").check_complete(),
             Err(Incomplete::NotLoaded)
         );
         assert!(matches!(
-            Accesses::parse(b"P 1 /x\n? newline in path\n").check_complete(),
+            Accesses::parse(b"P 1 /x\n? newline in path\nQ 1\n").check_complete(),
             Err(Incomplete::Unrecordable(_))
         ));
         assert!(Accesses::parse(b"garbage").check_complete().is_err());
