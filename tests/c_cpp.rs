@@ -794,3 +794,23 @@ fn several_sources_in_one_call_are_cached_per_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
     assert!(cache.work.join("a.o").exists());
 }
+
+/// `LD_PRELOAD` cannot name a path with a space: with such a cache dir the access recorder
+/// lives in a private per-user dir instead, and compiles are still recorded and cached.
+#[test]
+fn cache_dir_with_a_space_still_records_and_hits() {
+    let mut cache = TestCache::new();
+    cache.cache_dir = cache.root.path().join("cache dir");
+    hello_project(&cache);
+    for _ in 0..2 {
+        let out = zcc(&cache, &["gcc", "-Iinc", "-c", "main.c", "-o", "main.o"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(cache.stat("misses"), 1);
+    assert_eq!(cache.stat("hits"), 1);
+    assert_eq!(cache.stat("uncacheable"), 0, "{}", cache.stats());
+}

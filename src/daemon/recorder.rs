@@ -14,10 +14,17 @@ pub const LOG_ENV: &str = "ZCCACHE_ACCESS_LOG";
 pub const CWD_ENV: &str = "ZCCACHE_ACCESS_CWD";
 
 /// Installs the recorder into `<cache dir>/recorder/` (temp + rename, so concurrent daemons
-/// of other versions never see a partial file) and returns its path.
+/// of other versions never see a partial file) and returns its path. `LD_PRELOAD` splits on
+/// spaces and colons, so a cache dir whose path has one gets the recorder in a private
+/// per-user dir under the temp dir instead.
 pub fn install(layout: &Layout) -> std::io::Result<PathBuf> {
     let hash = blake3::hash(RECORDER_SO);
     let dir = layout.root.join("recorder");
+    let dir = if dir.to_string_lossy().contains([' ', ':']) {
+        private_temp_dir()?
+    } else {
+        dir
+    };
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("access-{}.so", &hash.to_hex()[..16]));
     if let Ok(existing) = std::fs::read(&path) {
@@ -31,4 +38,25 @@ pub fn install(layout: &Layout) -> std::io::Result<PathBuf> {
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
+}
+
+/// `<temp dir>/zccache-recorder-<uid>`, created 0700 and refused unless it is ours and private.
+fn private_temp_dir() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let dir = std::path::Path::new("/tmp").join(format!("zccache-recorder-{uid}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} is not a private directory of this user",
+            dir.display()
+        )));
+    }
+    Ok(dir)
 }
