@@ -614,6 +614,47 @@ fn malformed_requests_get_errors_and_daemon_keeps_serving() {
     assert_eq!(cache.stat("hits"), 1);
 }
 
+/// Stray bytes never act: the 5-byte frames that used to mean `Clear` and `Shutdown`, and
+/// 300 random frames, leave the daemon running with every entry (a hello comes first).
+#[test]
+fn stray_frames_neither_wipe_nor_stop_the_daemon() {
+    use std::io::{Read, Write};
+    let cache = TestCache::new();
+    hello_project(&cache);
+    let args = ["gcc", "-Iinc", "-c", "main.c", "-o", "main.o"];
+    assert_ok(&zcc(&cache, &args), "first compile");
+    let pid = cache.stats()["daemon_pid"].as_u64();
+    let entries = cache.stat("entries");
+    assert_eq!(entries, 1);
+    let sock = cache.cache_dir.join("zccache.sock");
+    let mut frames: Vec<Vec<u8>> = (0u8..=12).map(|v| vec![1, 0, 0, 0, v]).collect();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..300 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = (seed % 24) as usize;
+        let mut frame = (len as u32).to_le_bytes().to_vec();
+        frame.extend((0..len).map(|i| (seed >> (i % 8 * 8)) as u8));
+        frames.push(frame);
+    }
+    for frame in &frames {
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        let _ = s.write_all(frame);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+    }
+    assert_eq!(
+        cache.stats()["daemon_pid"].as_u64(),
+        pid,
+        "the daemon kept running"
+    );
+    assert_eq!(cache.stat("entries"), entries, "no entry was dropped");
+    assert_ok(&zcc(&cache, &args), "compile after the stray frames");
+    assert_eq!(cache.stat("hits"), 1);
+}
+
 #[test]
 fn cli_stats_zero_clear_config() {
     let cache = TestCache::new();

@@ -25,14 +25,18 @@ pub enum ConnectError {
     Dir(std::io::Error),
 }
 
-/// Connects to the daemon of `layout` without starting one.
+/// Connects to the daemon of `layout` without starting one, and sends the hello every
+/// connection opens with.
 pub fn connect_existing(layout: &Layout) -> Result<Stream, ConnectError> {
     let socket = layout.socket();
+    let err = |e| ConnectError::Connect(socket.display().to_string(), e);
     let name = socket
         .as_path()
         .to_fs_name::<GenericFilePath>()
-        .map_err(|e| ConnectError::Connect(socket.display().to_string(), e))?;
-    Stream::connect(name).map_err(|e| ConnectError::Connect(socket.display().to_string(), e))
+        .map_err(err)?;
+    let mut conn = Stream::connect(name).map_err(err)?;
+    crate::ipc::write_hello(&mut conn).map_err(err)?;
+    Ok(conn)
 }
 
 /// Asks a running daemon for its pid.

@@ -1,4 +1,4 @@
-//! One connection: check the peer, read the first request, dispatch it.
+//! One connection: check the peer and its hello, read the first request, dispatch it.
 
 use super::state::DaemonState;
 use crate::ipc::{read_frame, write_frame, FrameError, Request, Response, PROTOCOL_VERSION};
@@ -11,6 +11,24 @@ pub fn serve(state: &Arc<DaemonState>, mut conn: Stream) {
         tracing::warn!("rejecting connection: {why}");
         let _ = write_frame(&mut conn, &Response::Error { message: why });
         return;
+    }
+    // Nothing is acted on before a valid hello: stray bytes are never a request.
+    match crate::ipc::read_hello(&mut conn) {
+        Ok(_) => {}
+        Err(e @ crate::ipc::HelloError::Version { .. }) => {
+            tracing::info!("refusing a client: {e}");
+            let _ = write_frame(
+                &mut conn,
+                &Response::Error {
+                    message: e.to_string(),
+                },
+            );
+            return;
+        }
+        Err(e) => {
+            tracing::debug!("dropping a connection: {e}");
+            return;
+        }
     }
     let started = std::time::Instant::now();
     tracing::trace!("connection accepted");

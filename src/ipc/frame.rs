@@ -17,6 +17,8 @@ pub enum FrameError {
     TooLarge(usize),
     #[error("malformed message: {0}")]
     Decode(#[from] postcard::Error),
+    #[error("frame has {0} bytes after its message")]
+    Trailing(usize),
 }
 
 /// Writes one message as a frame.
@@ -47,7 +49,11 @@ pub fn read_frame<T: DeserializeOwned>(input: &mut impl Read) -> Result<T, Frame
     }
     let mut body = vec![0u8; len];
     input.read_exact(&mut body)?;
-    Ok(postcard::from_bytes(&body)?)
+    let (msg, rest) = postcard::take_from_bytes(&body)?;
+    if !rest.is_empty() {
+        return Err(FrameError::Trailing(rest.len()));
+    }
+    Ok(msg)
 }
 
 #[cfg(test)]
@@ -64,6 +70,14 @@ mod tests {
         assert!(read_frame::<(String, u32)>(&mut garbage.as_slice()).is_err());
         let truncated = [10u8, 0, 0, 0, 1];
         assert!(read_frame::<(String, u32)>(&mut truncated.as_slice()).is_err());
+        let mut trailing = Vec::new();
+        write_frame(&mut trailing, &7u8).unwrap();
+        trailing[0] += 1;
+        trailing.push(0);
+        assert!(matches!(
+            read_frame::<u8>(&mut trailing.as_slice()),
+            Err(FrameError::Trailing(1))
+        ));
         let huge = [0xffu8, 0xff, 0xff, 0xff];
         assert!(matches!(
             read_frame::<(String, u32)>(&mut huge.as_slice()),

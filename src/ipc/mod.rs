@@ -1,7 +1,9 @@
-//! Client ⇄ daemon protocol: length-prefixed postcard frames over a local socket.
+//! Client ⇄ daemon protocol: a hello, then length-prefixed postcard frames over a local socket.
 
 pub mod frame;
+pub mod hello;
 pub mod messages;
 
 pub use frame::{read_frame, write_frame, FrameError};
+pub use hello::{read_hello, write_hello, HelloError};
 pub use messages::*;
