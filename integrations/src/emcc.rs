@@ -789,7 +789,10 @@ fn compile(
     inv.key_args = key;
     let em_args = s.spelled.clone();
     inv.miss_args.splice(0..0, em_args.iter().cloned());
-    inv.preprocess_args.splice(0..0, em_args.iter().cloned());
+    if !inv.preprocess_args.is_empty() {
+        // (empty: the preprocessor tier does not apply to this compile)
+        inv.preprocess_args.splice(0..0, em_args.iter().cloned());
+    }
     inv.default_dirs_args.splice(0..0, em_args.iter().cloned());
     inv.extra_inputs.extend(tc.extra_inputs);
     inv.extra_inputs.extend(s.inputs);
@@ -1042,6 +1045,7 @@ fn link(
         outputs: link_outputs(&target, s.symbol_map, separate_dwarf.as_deref()),
         depfile: DepfilePlan::None,
         debug_info: debug,
+        embeds_input_mtimes: false,
         prefix_map_sources: prefix_maps,
         preprocess_args: Vec::new(),
         miss_args,

@@ -71,6 +71,10 @@ pub struct Invocation {
     pub depfile: DepfilePlan,
     /// Whether the outputs carry debug info (which embeds the working directory).
     pub debug_info: bool,
+    /// The output records each input's mtime (a clang PCH without `-fno-pch-timestamp`,
+    /// which later compiles reject once a header's mtime differs): an entry then also
+    /// requires its inputs' mtimes to be unchanged.
+    pub embeds_input_mtimes: bool,
     /// Old prefixes of `-fdebug-prefix-map=OLD=NEW` / `-ffile-prefix-map=OLD=NEW`, and `-` for
     /// `-fdebug-compilation-dir` (which hides the cwd whatever it is).
     pub prefix_map_sources: Vec<String>,

@@ -368,6 +368,7 @@ fn build(
         outputs,
         depfile: DepfilePlan::RustDepInfo { path: depinfo_path },
         debug_info: false,
+        embeds_input_mtimes: false,
         prefix_map_sources: Vec::new(),
         preprocess_args: Vec::new(),
         miss_args,

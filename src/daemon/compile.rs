@@ -242,6 +242,7 @@ pub fn converse<C: Read + Write>(
     if state.settings.preprocessor.value
         && has_history
         && ctx.inv.language != Language::Preprocessed
+        && !ctx.inv.preprocess_args.is_empty()
     {
         send(
             conn,
@@ -334,6 +335,13 @@ fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
     for (path, hash) in &entry.files {
         match ctx.state.hashes.digest(&ctx.local_path(path)) {
             Ok(d) if d.hash == *hash => {}
+            _ => return false,
+        }
+    }
+    for (path, secs) in &entry.mtimes {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(ctx.local_path(path)) {
+            Ok(meta) if meta.mtime() == *secs => {}
             _ => return false,
         }
     }
@@ -582,6 +590,7 @@ fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, beyond:
         absent,
         env: beyond.env,
         listings: beyond.listings,
+        mtimes: beyond.mtimes,
         result: *result,
     });
     ctx.state.index.put_manifest(ctx.manifest_key, manifest);
@@ -743,6 +752,7 @@ fn ingest(
         absent: learned.absent,
         env: learned.env,
         listings: learned.listings,
+        mtimes: learned.mtimes,
         result: [0; 32],
     };
     let rkey = result_key(&ctx.manifest_key, &entry);

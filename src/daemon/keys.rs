@@ -135,6 +135,11 @@ pub fn result_key(manifest_key: &Digest, entry: &ManifestEntry) -> Digest {
         field(&mut h, path.as_bytes());
         field(&mut h, digest);
     }
+    field(&mut h, b"mtimes");
+    for (path, secs) in &entry.mtimes {
+        field(&mut h, path.as_bytes());
+        field(&mut h, &secs.to_le_bytes());
+    }
     field(&mut h, b"env");
     for (name, value) in &entry.env {
         field(&mut h, name.as_bytes());

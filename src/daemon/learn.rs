@@ -31,6 +31,8 @@ pub struct Learned {
     pub absent: Vec<AbsentGroup>,
     /// Directories listed, with the digest of their names.
     pub listings: Vec<(String, Digest)>,
+    /// Inputs whose mtime the output records (see `Invocation::embeds_input_mtimes`).
+    pub mtimes: Vec<(String, i64)>,
     /// Depfile tokens as the compiler wrote them, and which are system headers.
     pub tokens: Vec<String>,
     pub system_deps: Vec<bool>,
@@ -112,6 +114,7 @@ pub(super) fn learn_inputs(ctx: &Ctx, store: &StoreRequest) -> Result<Learned, I
         include_search(ctx).1
     };
     let mut files = Vec::with_capacity(inputs.len());
+    let mut mtimes = Vec::new();
     let mut system_deps = Vec::with_capacity(inputs.len());
     let mut macros = 0u8;
     for path in &inputs {
@@ -123,6 +126,12 @@ pub(super) fn learn_inputs(ctx: &Ctx, store: &StoreRequest) -> Result<Learned, I
             return Err(IngestError::Uncacheable("input_changed_during_compile"));
         }
         macros |= digest.time_macros;
+        if ctx.inv.embeds_input_mtimes {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(join_cwd(ctx.cwd, path))
+                .map_err(|e| IngestError::Failed(format!("{path}: {e}")))?;
+            mtimes.push((paths.to_stored(path), meta.mtime()));
+        }
         system_deps.push(!is_rust && is_system_header(ctx.cwd, path, &system_dirs));
         files.push((paths.to_stored(path), digest.hash));
     }
@@ -149,6 +158,7 @@ pub(super) fn learn_inputs(ctx: &Ctx, store: &StoreRequest) -> Result<Learned, I
         files,
         absent: recorded.absent,
         listings: recorded.listings,
+        mtimes,
         tokens,
         system_deps,
         env,

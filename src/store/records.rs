@@ -29,6 +29,8 @@ pub struct ManifestEntry {
     pub env: Vec<(String, Option<String>)>,
     /// Directories the compile listed, with the digest of their sorted entry names.
     pub listings: Vec<(String, Digest)>,
+    /// Inputs whose mtime (whole seconds) the output records, with that mtime.
+    pub mtimes: Vec<(String, i64)>,
     pub result: Digest,
 }
 
@@ -39,6 +41,7 @@ impl Manifest {
             e.files != entry.files
                 || e.absent != entry.absent
                 || e.listings != entry.listings
+                || e.mtimes != entry.mtimes
                 || e.env != entry.env
         });
         self.entries.insert(0, entry);

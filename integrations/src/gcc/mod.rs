@@ -77,6 +77,11 @@ struct Scan {
     /// The source is a header (`.h`, `-x c-header`…): the compile writes a precompiled
     /// header (`<source>.gch` unless `-o` says otherwise), with or without `-c`.
     header_input: bool,
+    /// `-Xclang -fno-pch-timestamp`: a clang PCH does not record its headers' mtimes.
+    no_pch_timestamp: bool,
+    /// `-g3`, `-ggdb3`, `-fdebug-macro`: macro definitions go into the object, and `-E`
+    /// output does not show them.
+    macro_debug: bool,
 }
 
 /// Whether a source operand is a header that gcc/clang precompile.
@@ -204,7 +209,11 @@ fn scan(raw_args: &[String], cwd: &Path) -> Result<(Vec<String>, Scan), Uncachea
                 OptKind::IncludeAfter => s.include.after.push(value),
                 OptKind::InputFile => s.extra_inputs.push(value),
                 OptKind::DefaultDirs => s.default_dirs_args.extend(spelled.iter().cloned()),
-                OptKind::Keep => {}
+                OptKind::Keep => {
+                    if name == "-Xclang" && value == "-fno-pch-timestamp" {
+                        s.no_pch_timestamp = true;
+                    }
+                }
                 OptKind::Unsupported => return Err(Uncacheable::UnsupportedOption(name.into())),
             }
             s.key_args.extend(spelled.iter().cloned());
@@ -247,6 +256,9 @@ fn is_default_dirs_flag(arg: &str) -> bool {
 fn special(arg: &str, s: &mut Scan) -> Result<Option<Special>, Uncacheable> {
     let keep = Ok(Some(Special::KeepFlag));
     let consumed = Ok(Some(Special::Consumed));
+    if arg == "-fdebug-macro" {
+        s.macro_debug = true;
+    }
     match arg {
         "-c" => {
             s.compile = true;
@@ -359,6 +371,11 @@ fn special(arg: &str, s: &mut Scan) -> Result<Option<Special>, Uncacheable> {
         // -g, -g1..3, -ggdb, -gdwarf-5, -gline-tables-only…: debug info embeds the cwd.
         let level_zero = arg.ends_with('0') && !arg.starts_with("-gdwarf");
         s.debug = !level_zero;
+        // Only the level options (-g, -g0…-g3, -ggdb, -ggdb0…-ggdb3) set the macro level.
+        let level = arg.strip_prefix("-ggdb").or_else(|| arg.strip_prefix("-g"));
+        if matches!(level, Some("" | "0" | "1" | "2" | "3")) {
+            s.macro_debug = arg.ends_with('3');
+        }
         return keep;
     }
     Ok(None)
@@ -433,8 +450,15 @@ fn build(family: Family, mut s: Scan) -> Result<Invocation, Uncacheable> {
         DepfilePlan::Inject
     };
 
-    let mut preprocess_args = s.passthrough.clone();
-    preprocess_args.push("-E".into());
+    // The preprocessor tier needs the `-E` output to determine the result; it does not for a
+    // precompiled header or macro debug info (both carry `#define`s, which `-E` drops).
+    let preprocess_args = if s.header_input || s.macro_debug {
+        Vec::new()
+    } else {
+        let mut args = s.passthrough.clone();
+        args.push("-E".into());
+        args
+    };
 
     let mut miss_args = s.passthrough.clone();
     miss_args.push(if s.compile { "-c" } else { "-S" }.into());
@@ -468,6 +492,8 @@ fn build(family: Family, mut s: Scan) -> Result<Invocation, Uncacheable> {
         outputs,
         depfile,
         debug_info: s.debug,
+        // A clang PCH records its headers' mtimes unless told not to.
+        embeds_input_mtimes: s.header_input && family == Family::Clang && !s.no_pch_timestamp,
         prefix_map_sources: s.prefix_maps,
         preprocess_args,
         miss_args,

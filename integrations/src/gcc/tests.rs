@@ -192,3 +192,42 @@ fn several_sources_split_into_one_compile_each() {
     assert!(split_per_source(&args("-c a.c"), Path::new("/")).is_none());
     assert!(split_per_source(&args("a.c b.c -o app"), Path::new("/")).is_none());
 }
+
+#[test]
+fn header_compiles_and_macro_debug_skip_the_preprocessor_tier() {
+    let pch = parse(
+        Family::Gcc,
+        &args("-x c-header p.h -o p.h.gch"),
+        Path::new("/w"),
+    )
+    .unwrap();
+    assert_eq!(pch.outputs[0].path, "p.h.gch");
+    assert!(pch.preprocess_args.is_empty());
+    let default_out = parse(Family::Gcc, &args("-c sub/p.h"), Path::new("/w")).unwrap();
+    assert_eq!(default_out.outputs[0].path, "sub/p.h.gch");
+    let g3 = parse(
+        Family::Gcc,
+        &args("-g3 -gcolumn-info -c a.c"),
+        Path::new("/w"),
+    )
+    .unwrap();
+    assert!(g3.preprocess_args.is_empty());
+    let g = parse(Family::Gcc, &args("-g3 -g -c a.c"), Path::new("/w")).unwrap();
+    assert!(!g.preprocess_args.is_empty());
+    let clang_pch = parse(
+        Family::Clang,
+        &args("-x c-header p.h -o p.pch"),
+        Path::new("/w"),
+    );
+    assert!(clang_pch.unwrap().embeds_input_mtimes);
+    let no_stamp = parse(
+        Family::Clang,
+        &args("-Xclang -fno-pch-timestamp -x c-header p.h -o p.pch"),
+        Path::new("/w"),
+    );
+    assert!(!no_stamp.unwrap().embeds_input_mtimes);
+    assert!(
+        !pch.embeds_input_mtimes,
+        "gcc's .gch does not record mtimes"
+    );
+}
