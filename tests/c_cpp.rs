@@ -855,3 +855,40 @@ fn cache_dir_with_a_space_still_records_and_hits() {
     assert_eq!(cache.stat("hits"), 1);
     assert_eq!(cache.stat("uncacheable"), 0, "{}", cache.stats());
 }
+
+/// A sanitizer ignorelist is read by clang but named in no depfile: editing it recompiles,
+/// and the object equals a bare compile with the edited list.
+#[test]
+fn sanitizer_ignorelist_is_an_input() {
+    require_tool("clang");
+    let cache = TestCache::new();
+    cache.write(
+        "f.c",
+        "int g[4];\nint get(int i) { return g[i]; }\nint put(int i, int v) { g[i] = v; return v; }\n",
+    );
+    cache.write("ign.txt", "fun:put\n");
+    let args = [
+        "clang",
+        "-O1",
+        "-fsanitize=address",
+        "-fsanitize-ignorelist=ign.txt",
+        "-c",
+        "f.c",
+        "-o",
+        "f.o",
+    ];
+    assert_ok(&zcc(&cache, &args), "first compile");
+    assert_ok(&zcc(&cache, &args), "second compile");
+    assert_eq!(cache.stat("hits"), 1);
+    cache.write("ign.txt", "fun:put\nfun:get\n");
+    assert_ok(&zcc(&cache, &args), "compile after editing the ignorelist");
+    assert_eq!(cache.stat("misses"), 2, "{}", cache.stats());
+    let bare = Command::new("clang")
+        .args(&args[1..6])
+        .args(["-o", "bare.o"])
+        .current_dir(&cache.work)
+        .output()
+        .expect("bare clang");
+    assert_ok(&bare, "bare clang");
+    assert_eq!(read(&cache, "f.o"), read(&cache, "bare.o"));
+}
