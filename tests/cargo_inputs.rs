@@ -1,7 +1,8 @@
 //! rustc inputs that dep-info does not name: a proc-macro that opens a file while expanding
 //! and one that reads an environment variable (`std::env::var` at expansion: sccache #972).
 //! After `cargo clean`, a bare build sees the new file content / variable value; a build
-//! through zccache must too, and an unchanged rebuild must still hit.
+//! through zccache must too, and an unchanged rebuild must still hit (and verify clean under
+//! `ZCCACHE_VERIFY=1`).
 
 mod common;
 
@@ -23,6 +24,10 @@ impl Probe<'_> {
     /// `cargo build` through `RUSTC_WRAPPER=zccache` with `PROBE_VALUE=value`, then the
     /// program's output.
     fn build_and_run(&self, value: &str) -> String {
+        self.build_and_run_with(value, &[])
+    }
+
+    fn build_and_run_with(&self, value: &str, extra_env: &[(&str, &str)]) -> String {
         let mut cmd = Command::new(cargo_bin());
         scrub(&mut cmd);
         self.cache.apply_env(&mut cmd);
@@ -30,6 +35,7 @@ impl Probe<'_> {
             .env("CARGO_INCREMENTAL", "0")
             .env("RUSTC_WRAPPER", common::zccache_bin())
             .env("PROBE_VALUE", value)
+            .envs(extra_env.iter().copied())
             .current_dir(&self.dir)
             .args(["build", "-q"]);
         assert_ok(&cmd.output().expect("spawn cargo"), "cargo build");
@@ -88,6 +94,23 @@ fn proc_macro_file_and_env_reads_are_keyed() {
     let (hits1, misses1) = rustc_counts(&cache);
     assert_eq!(misses1, misses0, "an unchanged rebuild must not miss");
     assert!(hits1 >= 2, "an unchanged rebuild hits: {hits1}");
+
+    // Verify mode re-compiles every hit (rustc too) and finds them all right.
+    probe.clean();
+    assert_eq!(
+        probe.build_and_run_with("one", &[("ZCCACHE_VERIFY", "1")]),
+        "schema=v1 env=one"
+    );
+    let stats = cache.stats();
+    let verified = |k: &str| stats[k].as_u64().unwrap_or(0);
+    assert_eq!(verified("verify_mismatch"), 0, "{stats}");
+    assert_eq!(verified("verify_skipped"), 0, "{stats}");
+    assert!(
+        verified("verify_ok") >= 2,
+        "every rustc hit verified: {stats}"
+    );
+    let (_, misses_v) = rustc_counts(&cache);
+    assert_eq!(misses_v, misses1);
 
     // The file the macro reads changes: the app must see it (the macro crate itself hits).
     probe.clean();

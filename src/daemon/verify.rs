@@ -1,4 +1,4 @@
-//! The safety net (`ZCCACHE_VERIFY=<fraction>`): on that share of gcc/clang hits, after the
+//! The safety net (`ZCCACHE_VERIFY=<fraction>`): on that share of hits, after the
 //! build was answered, the daemon re-runs the real compile at idle priority into a scratch
 //! dir and compares every output byte for byte with what the hit served. A difference is a
 //! wrong cached result: it is counted, logged with the command line, and the result evicted.
@@ -61,8 +61,9 @@ pub const MISMATCH_LOG: &str = "verify-mismatch.log";
 const SCRATCH: &str = "\u{0}zccache-verify-scratch\u{0}";
 
 impl Job {
-    /// The re-compile of a gcc/clang hit, with every output redirected to a scratch dir;
-    /// None for compiles it cannot redirect (rustc, emcc, outputs not named by `-o`).
+    /// The re-compile of a hit, with every output redirected to a scratch dir (`-o` for
+    /// gcc/clang/emcc, `--out-dir` for rustc, outputs derived from them land beside); None for
+    /// compiles it cannot redirect.
     pub fn plan(
         inv: &Invocation,
         compiler: &str,
@@ -72,22 +73,29 @@ impl Job {
         result_key: Digest,
         manifest_key: Digest,
     ) -> Option<Job> {
-        if !matches!(inv.family, Family::Gcc | Family::Clang) {
-            return None;
-        }
         let obj = inv.outputs.first()?;
         let file_name = |p: &str| Path::new(p).file_name()?.to_str().map(String::from);
         let mut args = Vec::with_capacity(inv.miss_args.len());
         let mut redirected = false;
+        let mut after_out_dir = false;
         for (i, arg) in inv.miss_args.iter().enumerate() {
+            let rustc = inv.family == Family::Rustc;
             if arg == DEPFILE_PLACEHOLDER {
                 args.push(format!("{SCRATCH}/verify.d"));
-            } else if *arg == obj.path && i > 0 && inv.miss_args[i - 1] == "-o" {
+            } else if rustc && after_out_dir {
+                // rustc writes every output (and its dep-info) into --out-dir.
+                args.push(SCRATCH.to_string());
+                redirected = true;
+            } else if rustc && arg.starts_with("--out-dir=") {
+                args.push(format!("--out-dir={SCRATCH}"));
+                redirected = true;
+            } else if !rustc && *arg == obj.path && i > 0 && inv.miss_args[i - 1] == "-o" {
                 args.push(format!("{SCRATCH}/{}", file_name(&obj.path)?));
                 redirected = true;
             } else {
                 args.push(arg.clone());
             }
+            after_out_dir = rustc && arg == "--out-dir";
         }
         if !redirected {
             return None;
