@@ -365,3 +365,42 @@ fn emcmake_cmake_build_hits_on_rebuild() {
         "hello from zccache: 42\n"
     );
 }
+
+/// A file emcc's Python reads that no flag table knows as an input (`-sEXPORTED_FUNCTIONS=@…`):
+/// the access recorder keys it, so editing it relinks, and the output equals a bare link.
+#[test]
+fn settings_file_read_by_emcc_is_an_input() {
+    require_tool("emcc");
+    let t = TestCache::new();
+    t.write(
+        "lib.c",
+        "int add(int a, int b) { return a + b; }\nint sub(int a, int b) { return a - b; }\n",
+    );
+    ok(zc(&t, &["emcc", "-c", "lib.c", "-o", "lib.o"]), "emcc -c");
+    let link: &[&str] = &[
+        "emcc",
+        "lib.o",
+        "-sEXPORTED_FUNCTIONS=@exports.json",
+        "--no-entry",
+        "-o",
+        "lib.js",
+    ];
+    t.write("exports.json", "[\"_add\"]\n");
+    ok(zc(&t, link), "link exporting add");
+    ok(zc(&t, link), "link exporting add again");
+    assert_eq!(t.stat("hits"), 1, "{}", t.stats());
+    t.write("exports.json", "[\"_add\", \"_sub\"]\n");
+    ok(zc(&t, link), "link exporting add and sub");
+    assert_eq!(
+        t.stat("hits"),
+        1,
+        "an edited settings file must relink: {}",
+        t.stats()
+    );
+    let ours = (read(&t, "lib.js"), read(&t, "lib.wasm"));
+    rm(&t, &["lib.js", "lib.wasm"]);
+    let bare_link: Vec<&str> = link[1..].to_vec();
+    ok(bare(&t, "emcc", &bare_link), "bare link");
+    let theirs = (read(&t, "lib.js"), read(&t, "lib.wasm"));
+    assert!(ours == theirs, "the relinked JS and wasm equal a bare link");
+}
