@@ -160,7 +160,8 @@ fn bazel_toolchain_caches_compile_actions() {
     let cache = TestCache::new();
 
     // Start the daemon outside Bazel: inside linux-sandbox a wrapper can't start one that
-    // outlives its action (PID namespace, read-only cache dir), it can only connect.
+    // outlives its action (PID namespace, read-only cache dir), it can only connect; nor can
+    // a repository rule (Bazel reaps what it leaves running).
     assert_ok(&cache.run(&["start"], None), "zccache start");
     cache.zero();
     let started = std::time::Instant::now();
@@ -238,10 +239,17 @@ fn bazel_toolchain_caches_compile_actions() {
 
     step("7. daemon down");
     // 7. Daemon down while building in the sandbox: the build still succeeds and is correct.
+    //    The build output says why nothing was cached.
     let out = cache.run(&["stop"], None);
     assert_ok(&out, "zccache stop");
     ws1.simple("clean", &[]);
-    ws1.build(&[sandbox]);
+    let out = ws1.run("build", &["//...", sandbox], &ws1.zccache);
+    assert_ok(&out, "bazel build with the daemon down");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("zccache: no daemon is running") && said.contains("zccache start"),
+        "the build output names the problem and the fix:\n{said}"
+    );
     assert_eq!(
         ws1.hello(),
         "hello, zccache 49 7",

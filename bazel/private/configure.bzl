@@ -150,6 +150,10 @@ _WRAPPER = """#!/bin/sh
 REAL_CC={cc}
 ZCCACHE={zccache}
 export ZCCACHE_DIR={cache_dir}
+# Tells zccache it runs inside a Bazel action: a daemon it would start here ends with the
+# action, so without one it says so in the build output and compiles uncached. (A repository
+# rule cannot start one either: Bazel reaps every process a repository rule leaves behind.)
+export ZCCACHE_IN_BAZEL_ACTION=1
 {prefix_map}
 if [ -n "$ZCCACHE" ] && [ -x "$ZCCACHE" ]; then
   exec "$ZCCACHE" "$REAL_CC" "$@"

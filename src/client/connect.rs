@@ -98,18 +98,25 @@ pub fn connect_or_start(layout: &Layout, exe: &Path) -> Result<Stream, ConnectEr
     }
 }
 
-/// Starts `zccache daemon` detached from the build (own process group, no stdio).
+/// Starts `zccache daemon` detached from the build (own session and process group, no
+/// stdio), so whatever kills the build's process group or session (make's ^C, Bazel ending a
+/// repository rule) leaves the daemon alone.
 pub fn spawn_daemon(layout: &Layout, exe: &Path) -> Result<(), ConnectError> {
     use std::os::unix::process::CommandExt;
-    Command::new(exe)
-        .arg("daemon")
+    let mut cmd = Command::new(exe);
+    cmd.arg("daemon")
         .env("ZCCACHE_DIR", &layout.root)
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(ConnectError::Spawn)?;
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe and only detaches this child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(ConnectError::Spawn)?;
     Ok(())
 }

@@ -15,6 +15,9 @@ use interprocess::local_socket::Stream;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+/// Set by the Bazel toolchain's wrapper script: this compile runs inside a Bazel action.
+pub const IN_BAZEL_ACTION_ENV: &str = "ZCCACHE_IN_BAZEL_ACTION";
+
 /// Runs one wrapped compile. `command` is the compiler (name or path) and its arguments.
 /// Returns the exit code for the process.
 pub fn run_wrapper(command: Vec<OsString>) -> i32 {
@@ -65,7 +68,21 @@ pub fn run_wrapper(command: Vec<OsString>) -> i32 {
 
     let layout = Layout::new(&settings.dir.value);
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("zccache"));
-    let mut conn = match connect::connect_or_start(&layout, &exe) {
+    let connected = if std::env::var_os(IN_BAZEL_ACTION_ENV).is_some() {
+        // Inside a Bazel action a daemon started here would die with the action (and the
+        // sandbox usually hides the cache dir): only connect, and say why nothing is cached.
+        connect::connect_existing(&layout).inspect_err(|_| {
+            eprintln!(
+                "zccache: no daemon is running for {} (this compile runs uncached); a daemon \
+                 started inside a Bazel action ends with it: run `ZCCACHE_IDLE_TIMEOUT=0 zccache \
+                 start` outside Bazel",
+                layout.root.display()
+            );
+        })
+    } else {
+        connect::connect_or_start(&layout, &exe)
+    };
+    let mut conn = match connected {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!("daemon unavailable ({e}); running the compiler uncached");
