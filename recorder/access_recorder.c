@@ -638,65 +638,28 @@ char *secure_getenv(const char *name) { return getenv(name); }
 
 /* Processes: every exec is counted, so a child that cannot load the recorder (a static
  * binary) is noticed: it would have no P line of its own. */
-int execve(const char *path, char *const argv[], char *const envp[]) {
-    REAL(execve, int, const char *, char *const[], char *const[]);
-    record_exec('X', path);
-    int closed = close_segment();
-    int rc = real_execve(path, argv, envp);
-    int saved = errno;
-    reopen_segment(closed);
-    record_exec('F', path);
-    errno = saved;
-    return rc;
-}
-
-int execv(const char *path, char *const argv[]) {
-    REAL(execv, int, const char *, char *const[]);
-    record_exec('X', path);
-    int closed = close_segment();
-    int rc = real_execv(path, argv);
-    int saved = errno;
-    reopen_segment(closed);
-    record_exec('F', path);
-    errno = saved;
-    return rc;
-}
-
-int execvp(const char *file, char *const argv[]) {
-    REAL(execvp, int, const char *, char *const[]);
-    record_exec('X', file);
-    int closed = close_segment();
-    int rc = real_execvp(file, argv);
-    int saved = errno;
-    reopen_segment(closed);
-    record_exec('F', file);
-    errno = saved;
-    return rc;
-}
-
-int execvpe(const char *file, char *const argv[], char *const envp[]) {
-    REAL(execvpe, int, const char *, char *const[], char *const[]);
-    record_exec('X', file);
-    int closed = close_segment();
-    int rc = real_execvpe(file, argv, envp);
-    int saved = errno;
-    reopen_segment(closed);
-    record_exec('F', file);
-    errno = saved;
-    return rc;
-}
-
-int fexecve(int fd, char *const argv[], char *const envp[]) {
-    REAL(fexecve, int, int, char *const[], char *const[]);
-    record_exec('X', "(fd)");
-    int closed = close_segment();
-    int rc = real_fexecve(fd, argv, envp);
-    int saved = errno;
-    reopen_segment(closed);
-    record_exec('F', "(fd)");
-    errno = saved;
-    return rc;
-}
+#define EXEC_HOOK(name, label, params, args, ...)                \
+    int name params {                                            \
+        REAL(name, int, __VA_ARGS__);                            \
+        record_exec('X', label);                                 \
+        int closed = close_segment();                            \
+        int rc = real_##name args;                               \
+        int saved = errno;                                       \
+        reopen_segment(closed);                                  \
+        record_exec('F', label);                                 \
+        errno = saved;                                           \
+        return rc;                                               \
+    }
+EXEC_HOOK(execve, path, (const char *path, char *const argv[], char *const envp[]),
+          (path, argv, envp), const char *, char *const[], char *const[])
+EXEC_HOOK(execv, path, (const char *path, char *const argv[]), (path, argv), const char *,
+          char *const[])
+EXEC_HOOK(execvp, file, (const char *file, char *const argv[]), (file, argv), const char *,
+          char *const[])
+EXEC_HOOK(execvpe, file, (const char *file, char *const argv[], char *const envp[]),
+          (file, argv, envp), const char *, char *const[], char *const[])
+EXEC_HOOK(fexecve, "(fd)", (int fd, char *const argv[], char *const envp[]), (fd, argv, envp),
+          int, char *const[], char *const[])
 
 /* execl* are variadic: collect argv and go through the hooked execve/execvp. */
 #define MAX_EXECL_ARGS 4096

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_ok, require_tool, zccache_bin, TestCache};
+use common::{assert_ok, require_tool, zccache_bin, Generator, TestCache};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,28 +14,6 @@ const GTEST_SRC: &str = "/usr/src/googletest";
 
 /// Parallelism for every build: the CI machines have 2 cores.
 const JOBS: &str = "2";
-
-#[derive(Clone, Copy, Debug)]
-enum Generator {
-    Ninja,
-    Make,
-}
-
-impl Generator {
-    fn cmake_name(self) -> &'static str {
-        match self {
-            Generator::Ninja => "Ninja",
-            Generator::Make => "Unix Makefiles",
-        }
-    }
-
-    fn tool(self) -> &'static str {
-        match self {
-            Generator::Ninja => "ninja",
-            Generator::Make => "make",
-        }
-    }
-}
 
 fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)

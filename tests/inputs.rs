@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{assert_ok, require_tool, zccache_bin, TestCache};
+use common::{assert_ok, require_tool, zccache_bin, Generator, TestCache};
 use std::cell::RefCell;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -674,28 +674,6 @@ fn clang_pch_of_macro_only_header() {
 
 // ---------------------------------------------------------------------------------------------
 // 4. CMake target_precompile_headers
-
-#[derive(Clone, Copy, Debug)]
-enum Generator {
-    Ninja,
-    Make,
-}
-
-impl Generator {
-    fn cmake_name(self) -> &'static str {
-        match self {
-            Generator::Ninja => "Ninja",
-            Generator::Make => "Unix Makefiles",
-        }
-    }
-
-    fn tool(self) -> &'static str {
-        match self {
-            Generator::Ninja => "ninja",
-            Generator::Make => "make",
-        }
-    }
-}
 
 /// A `cmake` command bound to the session's cache, with the host's compiler, launcher and flag
 /// settings removed so they cannot leak into what is tested.

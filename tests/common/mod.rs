@@ -196,3 +196,26 @@ pub fn scrub(cmd: &mut Command) {
     }
     cmd.env("CARGO_TERM_COLOR", "never");
 }
+
+/// A CMake generator the tests drive, and the build tool it writes for.
+#[derive(Clone, Copy, Debug)]
+pub enum Generator {
+    Ninja,
+    Make,
+}
+
+impl Generator {
+    pub fn cmake_name(self) -> &'static str {
+        match self {
+            Generator::Ninja => "Ninja",
+            Generator::Make => "Unix Makefiles",
+        }
+    }
+
+    pub fn tool(self) -> &'static str {
+        match self {
+            Generator::Ninja => "ninja",
+            Generator::Make => "make",
+        }
+    }
+}
