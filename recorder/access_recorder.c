@@ -122,7 +122,31 @@ static void flush_locked(void) {
     }
 }
 
+/* Set while this thread is inside the recorder: a signal handler that opens a file then
+ * must not wait for the lock its own thread holds; its record is lost, and said so. */
+static __thread int in_recorder;
+static int records_lost;
+
+static void fork_prepare(void) {
+    in_recorder = 1;
+    lock_buf();
+}
+static void fork_parent(void) {
+    unlock_buf();
+    in_recorder = 0;
+}
+static void fork_child(void) {
+    buf_len = 0; /* the parent writes its own pending records */
+    unlock_buf();
+    in_recorder = 0;
+}
+
 static void write_line(const char *line, size_t len) {
+    if (in_recorder) {
+        records_lost = 1;
+        return;
+    }
+    in_recorder = 1;
     int saved = errno;
     lock_buf();
     if (segment_closed || len > BUF_SIZE) {
@@ -135,14 +159,10 @@ static void write_line(const char *line, size_t len) {
     }
     unlock_buf();
     errno = saved;
+    in_recorder = 0;
 }
 
-static void fork_prepare(void) { lock_buf(); }
-static void fork_parent(void) { unlock_buf(); }
-static void fork_child(void) {
-    buf_len = 0; /* the parent writes its own pending records */
-    unlock_buf();
-}
+
 
 static void write_marker(char op) {
     char line[PATH_MAX + 64];
@@ -166,16 +186,24 @@ static int close_segment(void) {
     int saved = errno;
     int closed = 0;
     if (getpid() == segment_pid && !segment_closed) {
+        if (records_lost) {
+            static const char lost[] = "? a record was lost (file access from a signal handler)\n";
+            write_line(lost, sizeof lost - 1);
+        }
         write_marker('Q');
+        in_recorder = 1;
         lock_buf();
         flush_locked();
         segment_closed = 1;
         unlock_buf();
+        in_recorder = 0;
         closed = 1;
     } else {
+        in_recorder = 1;
         lock_buf();
         flush_locked();
         unlock_buf();
+        in_recorder = 0;
     }
     errno = saved;
     return closed;
