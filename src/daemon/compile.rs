@@ -260,7 +260,7 @@ pub fn converse<C: Read + Write>(
                         .and_then(|m| m.entries.iter().find(|e| e.result == result));
                     if let (Some(record), Some(original)) = (record, original) {
                         let beyond = beyond_preprocessor(original, &record);
-                        if record.preprocessor_ok && beyond_still_valid(&ctx, &beyond) {
+                        if record.preprocessor_ok && entry_matches(&ctx, &beyond) {
                             if let Some(done) = try_hit(&mut ctx, conn, &result, true)? {
                                 record_entry_from_files(&ctx, &files, &result, beyond);
                                 return done;
@@ -548,10 +548,6 @@ fn beyond_preprocessor(entry: &ManifestEntry, record: &ResultRecord) -> Manifest
             .collect(),
         ..entry.clone()
     }
-}
-
-fn beyond_still_valid(ctx: &Ctx, beyond: &ManifestEntry) -> bool {
-    entry_matches(ctx, beyond)
 }
 
 /// After a preprocessor-tier hit, remember the header set (with what the original entry

@@ -121,17 +121,7 @@ pub fn absent_candidates(cwd: &Path, order: &[String], headers: &[String]) -> Ve
                         .into_owned()
                 };
                 let (dir_mtime_ns, settled) = match &anchor_meta {
-                    Some(meta) => {
-                        // A directory whose mtime is this recent may still gain a file
-                        // within the same timestamp tick: not trusted to prove absence.
-                        use std::os::unix::fs::MetadataExt;
-                        let m = mtime_ns(meta);
-                        let settle = crate::meta::hash_cache::settle_ns(
-                            meta.mtime_nsec(),
-                            meta.ctime_nsec(),
-                        );
-                        (Some(m), now - m >= settle)
-                    }
+                    Some(meta) => anchor_state(meta, now),
                     None => (None, true),
                 };
                 match groups.iter_mut().find(|g| g.dir == dir_text) {
@@ -150,7 +140,8 @@ pub fn absent_candidates(cwd: &Path, order: &[String], headers: &[String]) -> Ve
 }
 
 /// The state of an existing anchor directory: its mtime and whether it is old enough to
-/// prove that nothing was created in it since.
+/// prove that nothing was created in it since (one whose mtime is this recent may still gain
+/// a file within the same timestamp tick).
 fn anchor_state(meta: &std::fs::Metadata, now: i128) -> (Option<i128>, bool) {
     use std::os::unix::fs::MetadataExt;
     let m = mtime_ns(meta);
