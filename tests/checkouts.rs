@@ -352,8 +352,10 @@ fn make(cache: &TestCache, dir: &Path, cc: &str, env: &[(&str, &str)]) -> std::p
     cmd.output().expect("make")
 }
 
-#[test]
-fn make_checkouts_share_under_a_base_dir_even_built_at_the_same_time() {
+/// Four checkouts below one base dir, built bare for reference, then through zccache: the
+/// second shares what does not name its checkout; the last two are built at the same time.
+fn make_checkouts_share(compiler: &str) {
+    require_tool(compiler);
     let cache = TestCache::new();
     let base = cache.work.join("src");
     let checkouts: Vec<PathBuf> = ["p1", "nested/p2", "p3", "deep/er/p4"]
@@ -364,12 +366,12 @@ fn make_checkouts_share_under_a_base_dir_even_built_at_the_same_time() {
         write_make_project(dir);
     }
     let env = [("ZCCACHE_BASE_DIR", base.to_str().expect("utf-8"))];
-    let cc = format!("{} gcc", zccache_bin().display());
+    let cc = format!("{} {compiler}", zccache_bin().display());
 
     // Bare references, moved aside.
     let mut bare = Vec::new();
     for dir in &checkouts {
-        assert_ok(&make(&cache, dir, "gcc", &[]), "bare make");
+        assert_ok(&make(&cache, dir, compiler, &[]), "bare make");
         let keep = dir.join("bare-obj");
         std::fs::rename(dir.join("obj"), &keep).expect("move bare objects");
         bare.push(keep);
@@ -415,4 +417,60 @@ fn make_checkouts_share_under_a_base_dir_even_built_at_the_same_time() {
             );
         }
     }
+}
+
+#[test]
+fn make_checkouts_share_under_a_base_dir_even_built_at_the_same_time() {
+    make_checkouts_share("gcc");
+}
+
+#[test]
+fn clang_make_checkouts_share_under_a_base_dir() {
+    make_checkouts_share("clang");
+}
+
+#[test]
+fn config_names_the_base_dir_in_effect() {
+    let cache = TestCache::new();
+    let checkout = cache.work.join("repo");
+    std::fs::create_dir_all(checkout.join(".git")).expect("mkdir .git");
+    std::fs::create_dir_all(checkout.join("build")).expect("mkdir build");
+    let out = cache.run(&["config"], Some(&checkout.join("build")));
+    assert_ok(&out, "zccache config");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("base_dir") && text.contains("(default)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "keyed relative to {} (git worktree)",
+            checkout.display()
+        )),
+        "{text}"
+    );
+    let mut cmd = cache.zccache();
+    cmd.arg("config")
+        .current_dir(checkout.join("build"))
+        .env("ZCCACHE_BASE_DIR", &cache.work);
+    let out = cmd.output().expect("zccache config");
+    assert_ok(&out, "zccache config with ZCCACHE_BASE_DIR");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(env ZCCACHE_BASE_DIR)"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "keyed relative to {} (base_dir)",
+            cache.work.display()
+        )),
+        "{text}"
+    );
+    let mut cmd = cache.zccache();
+    cmd.arg("config").env("ZCCACHE_BASE_DIR", "relative/dir");
+    let out = cmd.output().expect("zccache config");
+    assert!(!out.status.success(), "a relative base dir is an error");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not an absolute path"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

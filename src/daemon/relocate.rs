@@ -8,15 +8,15 @@ use super::state::DaemonState;
 use crate::base_dir::{find_root, prefix_pairs, BaseDirs, BASE_DIR_ENV, PATH_REMAP_ENV};
 use memchr::memmem;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use zccache_integrations::{Family, Invocation};
 
 /// The base dir in effect for one compile.
 pub struct Relocation {
     /// What an entry whose outputs name the checkout is tied to: the cwd and the root.
     pub tie: String,
-    /// Byte strings whose presence in an output means it names this checkout.
-    needles: Vec<Vec<u8>>,
+    root: PathBuf,
+    cwd: PathBuf,
 }
 
 /// The build's own setting wins over the daemon's.
@@ -65,35 +65,10 @@ pub(super) fn apply(
         }
         inv.prefix_map_sources.push(root_text.clone());
     }
-    let mut needles = vec![root_text.clone().into_bytes()];
-    let mut spellings = vec![root.dir.clone()];
-    if !cwd.starts_with(&root.dir) {
-        spellings.push(cwd.to_path_buf());
-        needles.push(cwd.to_string_lossy().into_owned().into_bytes());
-    }
-    for path in spellings {
-        if let Ok(real) = std::fs::canonicalize(&path) {
-            if real != path {
-                needles.push(real.to_string_lossy().into_owned().into_bytes());
-            }
-        }
-    }
-    // Symbol names built from a path (gcc's `_GLOBAL__sub_I_<file>` fallback) spell it
-    // with every non-alphanumeric byte as `_`.
-    let mangled: Vec<Vec<u8>> = needles
-        .iter()
-        .map(|n| {
-            n.iter()
-                .map(|&b| if b.is_ascii_alphanumeric() { b } else { b'_' })
-                .collect()
-        })
-        .collect();
-    needles.extend(mangled);
-    needles.sort();
-    needles.dedup();
     Some(Relocation {
         tie: format!("{}\n{root_text}", cwd.display()),
-        needles,
+        root: root.dir,
+        cwd: cwd.to_path_buf(),
     })
 }
 
@@ -101,13 +76,40 @@ impl Relocation {
     /// Whether any output names this checkout (or cannot be searched for it: compressed
     /// sections, LTO or bitcode streams), so the entry must stay tied to it.
     pub fn outputs_name_checkout<'a>(&self, outputs: impl Iterator<Item = &'a [u8]>) -> bool {
-        outputs.into_iter().any(|bytes| {
-            opaque(bytes)
-                || self
-                    .needles
-                    .iter()
-                    .any(|n| memmem::find(bytes, n).is_some())
-        })
+        let needles = self.needles();
+        outputs
+            .into_iter()
+            .any(|bytes| opaque(bytes) || needles.iter().any(|n| memmem::find(bytes, n).is_some()))
+    }
+
+    /// Byte strings whose presence in an output means it names this checkout: the root (and
+    /// the cwd when it lies outside), as spelled and as the kernel resolves them, and as a
+    /// symbol name spells them (gcc's `_GLOBAL__sub_I_<file>` fallback turns every
+    /// non-alphanumeric byte into `_`).
+    fn needles(&self) -> Vec<Vec<u8>> {
+        let mut spellings = vec![self.root.clone()];
+        if !self.cwd.starts_with(&self.root) {
+            spellings.push(self.cwd.clone());
+        }
+        let mut needles: Vec<Vec<u8>> = Vec::new();
+        for path in spellings {
+            if let Ok(real) = std::fs::canonicalize(&path) {
+                needles.push(real.as_os_str().as_encoded_bytes().to_vec());
+            }
+            needles.push(path.as_os_str().as_encoded_bytes().to_vec());
+        }
+        let mangled: Vec<Vec<u8>> = needles
+            .iter()
+            .map(|n| {
+                n.iter()
+                    .map(|&b| if b.is_ascii_alphanumeric() { b } else { b'_' })
+                    .collect()
+            })
+            .collect();
+        needles.extend(mangled);
+        needles.sort();
+        needles.dedup();
+        needles
     }
 }
 
