@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
+    build_identity();
     let source = "recorder/access_recorder.c";
     println!("cargo:rerun-if-changed={source}");
     println!("cargo:rerun-if-env-changed=ZCCACHE_RECORDER_CC");
@@ -34,4 +35,56 @@ fn main() {
         status.success(),
         "`{cc}` failed to build the access recorder ({source})"
     );
+}
+
+/// Names this build for the daemon hand-over: `ZCCACHE_BUILD` is `ZCCACHE_BUILD_ID` when set
+/// at compile time, else the git commit of the source (else `unknown`). Clients only talk to
+/// a daemon of their own build (its socket and store live in a directory named after it), so
+/// two builds of zccache never misunderstand each other.
+fn build_identity() {
+    println!("cargo:rerun-if-env-changed=ZCCACHE_BUILD_ID");
+    let injected = std::env::var("ZCCACHE_BUILD_ID")
+        .ok()
+        .filter(|id| !id.trim().is_empty());
+    let build = match injected {
+        Some(id) => id,
+        None => {
+            let git = |args: &[&str]| -> Option<String> {
+                let out = Command::new("git").args(args).output().ok()?;
+                if !out.status.success() {
+                    return None;
+                }
+                Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            };
+            // Rebuild when the checkout moves to another commit (only files that exist:
+            // cargo reruns a script forever for a missing one).
+            for path in [
+                git(&["rev-parse", "--git-path", "HEAD"]),
+                git(&["rev-parse", "--symbolic-full-name", "HEAD"])
+                    .filter(|r| r.starts_with("refs/"))
+                    .and_then(|r| git(&["rev-parse", "--git-path", &r])),
+                git(&["rev-parse", "--git-path", "packed-refs"]),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if std::path::Path::new(&path).exists() {
+                    println!("cargo:rerun-if-changed={path}");
+                }
+            }
+            git(&["rev-parse", "--short=10", "HEAD"]).unwrap_or_else(|| "unknown".to_string())
+        }
+    };
+    let safe: String = build
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    println!("cargo:rustc-env=ZCCACHE_BUILD={safe}");
 }

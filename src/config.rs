@@ -498,43 +498,59 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// Layout of the cache directory.
+/// Layout of the cache directory. Shared by every zccache build: the settings file, the
+/// log, the lifecycle log, the access recorder. Each build's daemon (socket, locks, pid) and
+/// store (index, blobs) live apart under `v/<build>/` ([`crate::build_info::store_name`]).
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub root: PathBuf,
+    /// This build's daemon and store directory (`<root>/v/<build>`).
+    pub store: PathBuf,
 }
 
 impl Layout {
     pub fn new(root: &Path) -> Layout {
+        Layout::for_build(root, &crate::build_info::store_name())
+    }
+    /// The layout another build (named as under `v/`) uses in the same cache dir.
+    pub fn for_build(root: &Path, name: &str) -> Layout {
         Layout {
             root: root.to_path_buf(),
+            store: root.join(STORES_DIR).join(name),
         }
     }
     pub fn socket(&self) -> PathBuf {
-        self.root.join("zccache.sock")
+        self.store.join("zccache.sock")
     }
     pub fn daemon_lock(&self) -> PathBuf {
-        self.root.join("daemon.lock")
+        self.store.join("daemon.lock")
     }
     pub fn spawn_lock(&self) -> PathBuf {
-        self.root.join("spawn.lock")
+        self.store.join("spawn.lock")
     }
     pub fn pid_file(&self) -> PathBuf {
-        self.root.join("daemon.pid")
+        self.store.join("daemon.pid")
     }
     pub fn index_db(&self) -> PathBuf {
-        self.root.join("index.redb")
+        self.store.join("index.redb")
     }
     pub fn blobs(&self) -> PathBuf {
-        self.root.join("blobs")
+        self.store.join("blobs")
     }
     pub fn tmp(&self) -> PathBuf {
-        self.root.join("tmp")
+        self.store.join("tmp")
     }
     pub fn log_file(&self) -> PathBuf {
         self.root.join("zccache.log")
     }
+    /// Started/ended lines of every daemon of this cache dir (`zccache status`).
+    pub fn lifecycle_log(&self) -> PathBuf {
+        self.root.join("lifecycle.log")
+    }
 }
+
+/// The directory under the cache root that holds one daemon + store per zccache build.
+pub const STORES_DIR: &str = "v";
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 //! `gcc` symlink to it), the daemon (`zccache daemon`), and the CLI (`zccache stats`, …).
 
 pub mod base_dir;
+pub mod build_info;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -12,4 +13,5 @@ pub mod ipc;
 pub mod logging;
 pub mod meta;
 pub mod paths;
+pub mod pidwatch;
 pub mod store;

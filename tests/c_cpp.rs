@@ -312,7 +312,7 @@ fn corrupt_blob_is_a_miss_then_repaired() {
     // Stats wait until the answered miss is stored.
     assert_eq!(cache.stat("misses"), 1);
     // Corrupt every blob in place.
-    for entry in walk(&cache.cache_dir.join("blobs")) {
+    for entry in walk(&cache.store().join("blobs")) {
         let mut bytes = std::fs::read(&entry).unwrap();
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0xff;
@@ -427,10 +427,7 @@ fn disable_is_pure_pass_through() {
         .unwrap();
     assert_ok(&out, "disabled");
     assert!(cache.work.join("main.o").exists());
-    assert!(
-        !cache.cache_dir.join("zccache.sock").exists(),
-        "no daemon started"
-    );
+    assert!(!cache.cache_dir.join("v").exists(), "no daemon started");
 }
 
 #[test]
@@ -552,7 +549,7 @@ fn daemon_killed_mid_build_still_succeeds_and_later_hits() {
     let cc = format!("{} gcc", common::zccache_bin().display());
     // Start the daemon, then kill it with SIGKILL while make -j runs.
     assert_ok(&cache.run(&["start"], None), "start");
-    let pid: i32 = std::fs::read_to_string(cache.cache_dir.join("daemon.pid"))
+    let pid: i32 = std::fs::read_to_string(cache.store().join("daemon.pid"))
         .unwrap()
         .trim()
         .parse()
@@ -596,7 +593,7 @@ fn malformed_requests_get_errors_and_daemon_keeps_serving() {
     let cache = TestCache::new();
     hello_project(&cache);
     assert_ok(&cache.run(&["start"], None), "start");
-    let sock = cache.cache_dir.join("zccache.sock");
+    let sock = cache.store().join("zccache.sock");
     for garbage in [
         vec![5u8, 0, 0, 0, 0xff, 0xfe, 0xfd, 0xfc, 0xfb],
         vec![0xff, 0xff, 0xff, 0x7f],
@@ -626,7 +623,7 @@ fn stray_frames_neither_wipe_nor_stop_the_daemon() {
     let pid = cache.stats()["daemon_pid"].as_u64();
     let entries = cache.stat("entries");
     assert_eq!(entries, 1);
-    let sock = cache.cache_dir.join("zccache.sock");
+    let sock = cache.store().join("zccache.sock");
     let mut frames: Vec<Vec<u8>> = (0u8..=12).map(|v| vec![1, 0, 0, 0, v]).collect();
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for _ in 0..300 {
@@ -803,11 +800,7 @@ fn corrupt_index_database_is_replaced_not_fatal() {
     let args = ["gcc", "-Iinc", "-c", "main.c", "-o", "main.o"];
     assert_ok(&zcc(&cache, &args), "cold");
     assert_ok(&zcc(&cache, &["stop"]), "stop");
-    std::fs::write(
-        cache.cache_dir.join("index.redb"),
-        b"this is not a redb file",
-    )
-    .unwrap();
+    std::fs::write(cache.store().join("index.redb"), b"this is not a redb file").unwrap();
     assert_ok(&zcc(&cache, &args), "after corruption");
     assert!(cache.work.join("main.o").exists());
     assert_ok(&zcc(&cache, &args), "again");

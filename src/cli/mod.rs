@@ -1,5 +1,7 @@
 //! The command-line interface: `zccache start|stop|status|stats|clear|config|daemon`.
 
+mod daemon_ctl;
+
 use crate::client::connect;
 use crate::config::{human_bytes, Layout, Settings};
 use crate::ipc::{read_frame, write_frame, Request, Response, StatsSnapshot};
@@ -9,7 +11,12 @@ use std::ffi::OsString;
 
 /// zccache: a fast local compiler cache. Wrap a compile with `zccache <compiler> <args…>`.
 #[derive(Parser, Debug)]
-#[command(name = "zccache", version, about, long_about = None)]
+#[command(
+    name = "zccache",
+    version = concat!(env!("CARGO_PKG_VERSION"), "+", env!("ZCCACHE_BUILD")),
+    about,
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -18,8 +25,13 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Start the daemon for the cache dir (no-op if running).
-    Start,
-    /// Stop the daemon.
+    Start {
+        /// Exit once this process is gone (repeatable; the daemon lives until every owner
+        /// has exited, and never idles out before).
+        #[arg(long = "owner", value_name = "PID")]
+        owners: Vec<u32>,
+    },
+    /// Stop the daemon (returns once it has exited).
     Stop,
     /// Show whether the daemon is running.
     Status,
@@ -86,39 +98,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             crate::daemon::run(settings)?;
             Ok(0)
         }
-        Command::Start => {
-            let exe = std::env::current_exe().context("locating zccache")?;
-            drop(connect::connect_or_start(&layout, &exe)?);
-            let pid = connect::ping(&layout)?;
-            println!(
-                "zccache daemon running (pid {pid}) for {}",
-                layout.root.display()
-            );
-            Ok(0)
-        }
-        Command::Stop => match connect::connect_existing(&layout) {
-            Ok(mut conn) => {
-                write_frame(&mut conn, &Request::Shutdown)?;
-                let _ = read_frame::<Response>(&mut conn);
-                wait_gone(&layout);
-                println!("zccache daemon stopped");
-                Ok(0)
-            }
-            Err(_) => {
-                println!("zccache daemon not running");
-                Ok(0)
-            }
-        },
-        Command::Status => match connect::ping(&layout) {
-            Ok(pid) => {
-                println!("running (pid {pid}), cache dir {}", layout.root.display());
-                Ok(0)
-            }
-            Err(_) => {
-                println!("not running, cache dir {}", layout.root.display());
-                Ok(1)
-            }
-        },
+        Command::Start { owners } => daemon_ctl::start(&layout, &owners),
+        Command::Stop => daemon_ctl::stop(&layout),
+        Command::Status => daemon_ctl::status(&layout),
         Command::Stats { json, zero } => {
             if zero {
                 request_ok(&layout, Request::ZeroStats)?;
@@ -182,15 +164,6 @@ fn stats(layout: &Layout) -> anyhow::Result<StatsSnapshot> {
         Response::Stats(s) => Ok(s),
         Response::Error { message } => Err(anyhow!(message)),
         other => bail!("unexpected answer {other:?}"),
-    }
-}
-
-fn wait_gone(layout: &Layout) {
-    for _ in 0..200 {
-        if connect::connect_existing(layout).is_err() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

@@ -58,7 +58,7 @@ pub fn ping(layout: &Layout) -> Result<u32, ConnectError> {
 }
 
 /// Whether a daemon process holds the cache dir's daemon lock (alive, maybe still starting).
-fn daemon_alive(layout: &Layout) -> bool {
+pub fn daemon_alive(layout: &Layout) -> bool {
     match File::open(layout.daemon_lock()) {
         Ok(f) => match f.try_lock() {
             Ok(()) => false,
@@ -106,6 +106,10 @@ pub fn spawn_daemon(layout: &Layout, exe: &Path) -> Result<(), ConnectError> {
     let mut cmd = Command::new(exe);
     cmd.arg("daemon")
         .env("ZCCACHE_DIR", &layout.root)
+        .env(
+            crate::daemon::lifecycle::STARTED_BY_ENV,
+            crate::daemon::lifecycle::describe_self(),
+        )
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -339,10 +339,20 @@ fn compile_and_store(
             bytes
         }
     };
+    // Large outputs go by path (an output of any size is cached; the daemon copies it in
+    // the kernel), the rest through the socket.
+    let mut output_files = vec![None; plan.outputs.len()];
     let outputs = if captured.exit_code == 0 {
         plan.outputs
             .iter()
-            .map(|p| {
+            .zip(output_files.iter_mut())
+            .map(|(p, by_path)| {
+                let len = std::fs::metadata(p).ok()?.len();
+                if len >= crate::ipc::PATH_HANDOVER_BYTES {
+                    let abs = std::env::current_dir().ok()?.join(p);
+                    *by_path = Some((abs.to_str()?.to_string(), output_mode(Path::new(p))));
+                    return None;
+                }
                 let bytes = std::fs::read(p).ok()?;
                 Some((serde_bytes::ByteBuf::from(bytes), output_mode(Path::new(p))))
             })
@@ -358,6 +368,7 @@ fn compile_and_store(
         depfile: depfile_bytes,
         compile_ms: captured.millis,
         accesses,
+        output_files,
     });
     let stored = write_frame(conn, &store).and_then(|_| read_frame::<Response>(conn));
     match stored {

@@ -679,6 +679,11 @@ fn miss<C: Read + Write>(
     // itself) and exits while the outputs are stored. Stats, clear and stop wait for stores
     // in flight.
     let t_ingest = std::time::Instant::now();
+    let by_path = super::large_outputs::capture(
+        &ctx.state.blobs,
+        &ctx.state.layout.tmp(),
+        &store.output_files,
+    );
     let learned = learn_inputs(ctx, &store);
     let inline_files = match &learned {
         Ok(learned) => render_user_depfile(ctx, &learned.tokens, &learned.system_deps),
@@ -688,7 +693,7 @@ fn miss<C: Read + Write>(
     .collect();
     let _in_flight = ctx.state.begin_ingest(ctx.manifest_key);
     send(conn, &Response::Stored { inline_files })?;
-    let ingested = learned.and_then(|learned| ingest(ctx, &store, learned, pp_key));
+    let ingested = learned.and_then(|learned| ingest(ctx, &store, &by_path, learned, pp_key));
     tracing::debug!(
         "ingest of {} ({} output bytes, compile {} ms) took {:?}",
         ctx.inv.source,
@@ -736,13 +741,14 @@ fn depfile_from_compiler(ctx: &Ctx, store: &StoreRequest) -> Option<(String, Byt
 fn ingest(
     ctx: &Ctx,
     store: &StoreRequest,
+    by_path: &[Option<Result<super::large_outputs::Captured, String>>],
     learned: Learned,
     pp_key: Option<Digest>,
 ) -> Result<ResultRecord, IngestError> {
     let state = ctx.state;
     let paths = ctx.paths();
     let mut outputs = Vec::new();
-    for (slot, content) in ctx.inv.outputs.iter().zip(&store.outputs) {
+    for (i, (slot, content)) in ctx.inv.outputs.iter().zip(&store.outputs).enumerate() {
         match content {
             Some((bytes, mode)) => {
                 let blob = state
@@ -758,15 +764,31 @@ fn ingest(
                     blob_ctime_ns: state.blobs.ctime_ns(&blob).unwrap_or(0),
                 });
             }
-            None if slot.optional => {}
-            None => return Err(IngestError::Uncacheable(Uncacheable::MissingOutput.name())),
+            None => match by_path.get(i).and_then(|c| c.as_ref()) {
+                Some(Ok(c)) => {
+                    state.index.add_blob(c.blob, c.size);
+                    outputs.push(StoredOutput {
+                        role: slot.role.clone(),
+                        blob: c.blob,
+                        size: c.size,
+                        mode: c.mode,
+                        blob_ctime_ns: state.blobs.ctime_ns(&c.blob).unwrap_or(0),
+                    });
+                }
+                Some(Err(why)) => {
+                    tracing::info!("{why}; not cached");
+                    return Err(IngestError::Uncacheable(super::large_outputs::UNREADABLE));
+                }
+                None if slot.optional => {}
+                None => return Err(IngestError::Uncacheable(Uncacheable::MissingOutput.name())),
+            },
         }
     }
     let tied_to = ctx.relocation.as_ref().and_then(|relocation| {
         let outputs = store.outputs.iter().flatten().map(|(b, _)| b.as_slice());
-        relocation
-            .outputs_name_checkout(outputs)
-            .then(|| relocation.tie.clone())
+        // Outputs handed over by path are not searched: the entry serves only this checkout.
+        let unsearched = by_path.iter().any(|c| c.is_some());
+        (unsearched || relocation.outputs_name_checkout(outputs)).then(|| relocation.tie.clone())
     });
     if tied_to.is_some() {
         tracing::debug!(

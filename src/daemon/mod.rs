@@ -8,13 +8,17 @@ pub mod backfill;
 pub mod compile;
 pub mod compiler_id;
 pub mod keys;
+pub mod large_outputs;
 pub mod learn;
+pub mod lifecycle;
+pub mod owners;
 pub mod pathmap;
 pub mod recorder;
 pub mod relocate;
 pub mod rustup;
 pub mod session;
 pub mod shadowing;
+pub mod stale;
 pub mod state;
 pub mod stats;
 pub mod verify;
@@ -30,7 +34,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Creates the cache dir private to the user (0700).
+/// Creates the cache dir private to the user (0700), and this build's store dir in it.
 pub fn ensure_private_dir(layout: &Layout) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if !layout.root.exists() {
@@ -42,6 +46,12 @@ pub fn ensure_private_dir(layout: &Layout) -> std::io::Result<()> {
     let meta = std::fs::metadata(&layout.root)?;
     if meta.permissions().mode() & 0o077 != 0 {
         std::fs::set_permissions(&layout.root, std::fs::Permissions::from_mode(0o700))?;
+    }
+    if !layout.store.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&layout.store)?;
     }
     Ok(())
 }
@@ -106,6 +116,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
                 None
             }
         },
+        owners: owners::Owners::default(),
     });
     let _ = state
         .backfill
@@ -123,6 +134,11 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         .create_sync()
         .with_context(|| format!("listening on {}", socket.display()))?;
     std::fs::write(layout.pid_file(), std::process::id().to_string()).ok();
+    lifecycle::record_start(&layout, &lifecycle::started_by());
+    let sweep_layout = layout.clone();
+    let _ = std::thread::Builder::new()
+        .name("stale-stores".into())
+        .spawn(move || stale::sweep(&sweep_layout));
     tracing::info!(
         "daemon {} serving {}",
         std::process::id(),
@@ -193,7 +209,8 @@ impl ConnectionPool {
     }
 }
 
-/// Saves stats now and then, and exits the process when idle past the timeout.
+/// Saves stats now and then, and exits the process when idle past the timeout or when every
+/// owner process is gone (a daemon with owners never idles out).
 fn spawn_housekeeping(state: Arc<DaemonState>) {
     let _ = std::thread::Builder::new()
         .name("housekeeping".into())
@@ -201,21 +218,25 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
             let idle = Duration::from_secs(state.settings.idle_timeout.value.max(1));
             let mut saved_generation = state.stats.generation.load(Ordering::Relaxed);
             loop {
-                std::thread::sleep(Duration::from_millis(500));
+                std::thread::sleep(Duration::from_millis(200));
                 let generation = state.stats.generation.load(Ordering::Relaxed);
                 if generation != saved_generation {
                     state.index.save_stats(state.stats.to_pairs());
                     saved_generation = generation;
+                }
+                if state.owners.all_gone() {
+                    tracing::info!("every owner process is gone; exiting");
+                    shutdown(&state, lifecycle::ExitReason::OwnersGone);
                 }
                 let last = state
                     .last_activity
                     .lock()
                     .map(|t| *t)
                     .unwrap_or_else(|_| Instant::now());
-                let never = state.settings.idle_timeout.value == 0;
+                let never = state.settings.idle_timeout.value == 0 || state.owners.any();
                 if !never && state.active.load(Ordering::SeqCst) == 0 && last.elapsed() >= idle {
                     tracing::info!("idle for {:?}; exiting", idle);
-                    shutdown(&state);
+                    shutdown(&state, lifecycle::ExitReason::Idle);
                 }
             }
         });
@@ -224,12 +245,32 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
 /// Longest a stats/clear/stop request waits for answered misses to be stored.
 pub const INGEST_WAIT: Duration = Duration::from_secs(30);
 
-/// Stops serving: removes the socket, persists everything, exits the process.
-pub fn shutdown(state: &DaemonState) -> ! {
-    state.wait_for_ingests(INGEST_WAIT);
+/// Longest shutdown waits for conversations in flight (a compile that already connected)
+/// to end before exiting; they fall back to an uncached compile if cut.
+pub const DRAIN_WAIT: Duration = Duration::from_secs(10);
+
+/// Stops serving and exits the process: removes the socket first (a compile arriving now
+/// starts the next daemon once this one has exited), lets conversations in flight finish
+/// (bounded), stores answered misses, persists everything, logs why, exits. Only the first
+/// caller proceeds; any other parks until the process is gone.
+pub fn shutdown(state: &DaemonState, reason: lifecycle::ExitReason) -> ! {
+    static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SHUTTING_DOWN.swap(true, Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
     let _ = std::fs::remove_file(state.layout.socket());
     let _ = std::fs::remove_file(state.layout.pid_file());
+    // The caller's own connection (a `stop`) counts as one.
+    let own = usize::from(reason == lifecycle::ExitReason::Stop);
+    let deadline = Instant::now() + DRAIN_WAIT;
+    while state.active.load(Ordering::SeqCst) > own && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    state.wait_for_ingests(INGEST_WAIT);
     state.index.save_stats(state.stats.to_pairs());
     state.index.close();
+    lifecycle::record_exit(&state.layout, reason);
     std::process::exit(0);
 }

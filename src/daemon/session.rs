@@ -100,19 +100,26 @@ fn handle(state: &Arc<DaemonState>, conn: &mut Stream) -> Result<(), FrameError>
         }
         Request::Shutdown => {
             write_frame(conn, &Response::Ok)?;
-            super::shutdown(state)
+            super::shutdown(state, super::lifecycle::ExitReason::Stop)
         }
         Request::Ping => write_frame(
             conn,
             &Response::Pong {
                 pid: std::process::id(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
+                version: crate::build_info::build_string(),
             },
         ),
         Request::ReportFallback { reason } => {
             state.stats.error(&reason);
             write_frame(conn, &Response::Ok)
         }
+        Request::AddOwners { pids } => match state.owners.add(&pids) {
+            Ok(()) => {
+                super::lifecycle::record_owners(&state.layout, &pids);
+                write_frame(conn, &Response::Ok)
+            }
+            Err(message) => write_frame(conn, &Response::Error { message }),
+        },
         other => write_frame(
             conn,
             &Response::Error {

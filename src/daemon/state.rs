@@ -34,6 +34,8 @@ pub struct DaemonState {
     /// The installed file-access recorder (None if it could not be installed: misses are
     /// then not cached).
     pub recorder: Option<std::path::PathBuf>,
+    /// `zccache start --owner` processes: the daemon exits once they are all gone.
+    pub owners: super::owners::Owners,
 }
 
 impl DaemonState {

@@ -24,7 +24,8 @@ pub enum HelloError {
 
 /// The bytes of this build's hello.
 pub fn hello_bytes() -> Vec<u8> {
-    let build = env!("CARGO_PKG_VERSION").as_bytes();
+    let build = crate::build_info::build_string();
+    let build = build.as_bytes();
     let mut out = Vec::with_capacity(MAGIC.len() + 5 + build.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());

@@ -8,7 +8,11 @@ use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
 
 /// Bumped whenever a message changes shape; a mismatch makes the client fall back.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// Outputs of this size or more are handed to the daemon by path, not through the socket
+/// (see `daemon::large_outputs`; measured in docs/reliability.md).
+pub const PATH_HANDOVER_BYTES: u64 = 8 << 20;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +44,9 @@ pub enum Request {
     /// A client ran the compiler itself because talking to the daemon failed in a way the
     /// daemon could not count (counted as an error).
     ReportFallback { reason: String },
+    /// `zccache start --owner`: exit once every one of these processes is gone (and never
+    /// idle out before). Answered `Ok`, or `Error` if one of them is not running.
+    AddOwners { pids: Vec<u32> },
 }
 
 /// Everything the daemon needs to decide hit or miss.
@@ -157,6 +164,9 @@ pub struct StoreRequest {
     /// The access recorder's log (None: the compile ran without the recorder).
     #[serde(with = "serde_bytes")]
     pub accesses: Option<Vec<u8>>,
+    /// Outputs handed over by path (absolute, with mode bits) instead of in `outputs`, one
+    /// slot per planned output: those of [`PATH_HANDOVER_BYTES`] or more.
+    pub output_files: Vec<Option<(String, u32)>>,
 }
 
 /// Counters of one compiler family.

@@ -4,6 +4,6 @@ pub mod frame;
 pub mod hello;
 pub mod messages;
 
-pub use frame::{read_frame, write_frame, FrameError};
+pub use frame::{read_frame, write_frame, FrameError, MAX_FRAME};
 pub use hello::{read_hello, write_hello, HelloError};
 pub use messages::*;

@@ -77,6 +77,17 @@ impl TestCache {
         cmd.output().expect("spawn zccache")
     }
 
+    /// This build's daemon and store directory (`<cache>/v/<build>/`): the only one in a
+    /// test's cache dir once a daemon has run.
+    pub fn store(&self) -> PathBuf {
+        let stores: Vec<PathBuf> = std::fs::read_dir(self.cache_dir.join("v"))
+            .expect("the cache dir has stores (a daemon ran)")
+            .map(|e| e.expect("store entry").path())
+            .collect();
+        assert_eq!(stores.len(), 1, "exactly one store: {stores:?}");
+        stores.into_iter().next().expect("one store")
+    }
+
     /// `zccache stats --json` as a JSON value.
     pub fn stats(&self) -> serde_json::Value {
         let out = self.run(&["stats", "--json"], None);
