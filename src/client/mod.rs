@@ -2,6 +2,7 @@
 //! asks the daemon, restores a hit, or runs the compiler. Whatever fails, the build gets the
 //! real compiler's behaviour.
 
+pub mod color;
 pub mod connect;
 pub mod resolve;
 pub mod run;
@@ -190,13 +191,22 @@ fn converse(
     request: &Request,
     compiler: &Path,
 ) -> Result<Outcome, ConverseError> {
+    // Diagnostics keep their colour only where the compiler would colour them here.
+    let keep_color = match request {
+        Request::Compile(c) => color::keep_for(&c.args),
+        _ => true,
+    };
     write_frame(conn, request)?;
     loop {
         let response: Response = read_frame(conn)?;
         match response {
             Response::Hit(plan) => match restore(&plan) {
                 Ok(()) => {
-                    run::replay(&plan.stdout, &plan.stderr);
+                    if keep_color {
+                        run::replay(&plan.stdout, &plan.stderr);
+                    } else {
+                        run::replay(&plan.stdout, &color::strip(&plan.stderr));
+                    }
                     return Ok(Outcome::Done(plan.exit_code));
                 }
                 Err(reason) => {
@@ -213,7 +223,7 @@ fn converse(
                 let answer = preprocess(compiler, &args);
                 write_frame(conn, &answer)?;
             }
-            Response::Compile(plan) => return compile_and_store(conn, compiler, &plan),
+            Response::Compile(plan) => return compile_and_store(conn, compiler, &plan, keep_color),
             Response::Error { message } => return Err(ConverseError::Daemon(message)),
             _ => return Err(ConverseError::Unexpected),
         }
@@ -281,6 +291,7 @@ fn compile_and_store(
     conn: &mut Stream,
     compiler: &Path,
     plan: &CompilePlan,
+    keep_color: bool,
 ) -> Result<Outcome, ConverseError> {
     for out in &plan.outputs {
         // Never write through a previous output (it could be a hardlink to a cache blob).
@@ -316,7 +327,7 @@ fn compile_and_store(
     };
     // Output is streamed to the build as it comes (cargo reads rustc's artifact
     // notifications while it runs) and captured for the cache.
-    let captured = run::run_streamed(compiler, &args, &env);
+    let captured = run::run_streamed(compiler, &args, &env, !keep_color);
     let accesses = if recording {
         let log = std::fs::read(&access_log).ok();
         let _ = std::fs::remove_file(&access_log);

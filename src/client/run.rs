@@ -44,11 +44,13 @@ pub fn run_captured(
 }
 
 /// Runs the compiler, copying its stdout/stderr to ours as they arrive while also capturing
-/// them.
+/// them; with `strip_stderr`, what reaches our stderr loses its colour escapes (the capture
+/// keeps them).
 pub fn run_streamed(
     compiler: &Path,
     args: &[String],
     extra_env: &[(String, String)],
+    strip_stderr: bool,
 ) -> std::io::Result<Captured> {
     use std::io::Read;
     let started = std::time::Instant::now();
@@ -59,15 +61,28 @@ pub fn run_streamed(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    fn pump<R: Read, W: Write>(mut from: R, mut to: W) -> Vec<u8> {
+    fn pump<R: Read, W: Write>(
+        mut from: R,
+        mut to: W,
+        mut strip: Option<super::color::Stripper>,
+    ) -> Vec<u8> {
         let mut all = Vec::new();
         let mut buf = [0u8; 16 * 1024];
+        let mut plain = Vec::new();
         loop {
             match from.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
                     all.extend_from_slice(&buf[..n]);
-                    let _ = to.write_all(&buf[..n]);
+                    let shown = match strip.as_mut() {
+                        Some(s) => {
+                            plain.clear();
+                            s.feed(&buf[..n], &mut plain);
+                            &plain[..]
+                        }
+                        None => &buf[..n],
+                    };
+                    let _ = to.write_all(shown);
                     let _ = to.flush();
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -79,11 +94,15 @@ pub fn run_streamed(
     let out = child.stdout.take();
     let err = child.stderr.take();
     let out_thread = std::thread::spawn(move || match out {
-        Some(o) => pump(o, std::io::stdout()),
+        Some(o) => pump(o, std::io::stdout(), None),
         None => Vec::new(),
     });
     let stderr = match err {
-        Some(e) => pump(e, std::io::stderr()),
+        Some(e) => pump(
+            e,
+            std::io::stderr(),
+            strip_stderr.then(super::color::Stripper::default),
+        ),
         None => Vec::new(),
     };
     let stdout = out_thread.join().unwrap_or_default();

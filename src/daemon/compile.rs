@@ -638,8 +638,13 @@ fn miss<C: Read + Write>(
         DepfilePlan::RustDepInfo { path } => Some(path.clone()),
         _ => None,
     };
+    let mut args = ctx.inv.miss_args.clone();
+    if crate::client::color::force_on_miss(ctx.inv.family.name(), &args) {
+        // Stored diagnostics are coloured; each replay strips what its stderr would not show.
+        args.insert(0, crate::client::color::FORCE_FLAG.to_string());
+    }
     let plan = CompilePlan {
-        args: ctx.inv.miss_args.clone(),
+        args,
         depfile_placeholder: injects_depfile.then(|| DEPFILE_PLACEHOLDER.to_string()),
         depfile_path,
         outputs: ctx.inv.outputs.iter().map(|o| o.path.clone()).collect(),
@@ -679,11 +684,7 @@ fn miss<C: Read + Write>(
     // itself) and exits while the outputs are stored. Stats, clear and stop wait for stores
     // in flight.
     let t_ingest = std::time::Instant::now();
-    let by_path = super::large_outputs::capture(
-        &ctx.state.blobs,
-        &ctx.state.layout.tmp(),
-        &store.output_files,
-    );
+    let by_path = super::large_outputs::capture(&ctx.state.layout.tmp(), &store.output_files);
     let learned = learn_inputs(ctx, &store);
     let inline_files = match &learned {
         Ok(learned) => render_user_depfile(ctx, &learned.tokens, &learned.system_deps),
@@ -741,7 +742,7 @@ fn depfile_from_compiler(ctx: &Ctx, store: &StoreRequest) -> Option<(String, Byt
 fn ingest(
     ctx: &Ctx,
     store: &StoreRequest,
-    by_path: &[Option<Result<super::large_outputs::Captured, String>>],
+    by_path: &[Option<Result<super::large_outputs::Copied, String>>],
     learned: Learned,
     pp_key: Option<Digest>,
 ) -> Result<ResultRecord, IngestError> {
@@ -764,7 +765,11 @@ fn ingest(
                     blob_ctime_ns: state.blobs.ctime_ns(&blob).unwrap_or(0),
                 });
             }
-            None => match by_path.get(i).and_then(|c| c.as_ref()) {
+            None => match by_path
+                .get(i)
+                .and_then(|c| c.as_ref())
+                .map(|c| c.as_ref().map_err(String::clone)?.into_blob(&state.blobs))
+            {
                 Some(Ok(c)) => {
                     state.index.add_blob(c.blob, c.size);
                     outputs.push(StoredOutput {
