@@ -501,11 +501,20 @@ pub fn human_bytes(bytes: u64) -> String {
 /// Layout of the cache directory. Shared by every zccache build: the settings file, the
 /// log, the lifecycle log, the access recorder. Each build's daemon (socket, locks, pid) and
 /// store (index, blobs) live apart under `v/<build>/` ([`crate::build_info::store_name`]).
+///
+/// A cache dir that cannot be written (a CI cache mounted read-only) is used read-only: the
+/// daemon's socket, locks and pid then live in a private runtime dir instead
+/// ([`runtime_dir_for`]).
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub root: PathBuf,
     /// This build's daemon and store directory (`<root>/v/<build>`).
     pub store: PathBuf,
+    /// Where the socket, locks and pid live: `store`, or a private runtime dir when the
+    /// cache dir is read-only.
+    pub runtime: PathBuf,
+    /// The cache dir cannot be written: lookups only, nothing is stored.
+    pub read_only: bool,
 }
 
 impl Layout {
@@ -514,22 +523,30 @@ impl Layout {
     }
     /// The layout another build (named as under `v/`) uses in the same cache dir.
     pub fn for_build(root: &Path, name: &str) -> Layout {
+        let store = root.join(STORES_DIR).join(name);
+        let read_only = !writable(&store);
         Layout {
             root: root.to_path_buf(),
-            store: root.join(STORES_DIR).join(name),
+            runtime: if read_only {
+                runtime_dir_for(&store)
+            } else {
+                store.clone()
+            },
+            store,
+            read_only,
         }
     }
     pub fn socket(&self) -> PathBuf {
-        self.store.join("zccache.sock")
+        self.runtime.join("zccache.sock")
     }
     pub fn daemon_lock(&self) -> PathBuf {
-        self.store.join("daemon.lock")
+        self.runtime.join("daemon.lock")
     }
     pub fn spawn_lock(&self) -> PathBuf {
-        self.store.join("spawn.lock")
+        self.runtime.join("spawn.lock")
     }
     pub fn pid_file(&self) -> PathBuf {
-        self.store.join("daemon.pid")
+        self.runtime.join("daemon.pid")
     }
     pub fn index_db(&self) -> PathBuf {
         self.store.join("index.redb")
@@ -551,6 +568,33 @@ impl Layout {
 
 /// The directory under the cache root that holds one daemon + store per zccache build.
 pub const STORES_DIR: &str = "v";
+
+/// Whether `path` (or, while it does not exist yet, its nearest existing ancestor) can be
+/// written: false on a read-only mount, for root too.
+fn writable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(existing) = path.ancestors().find(|p| p.exists()) else {
+        return true;
+    };
+    let Ok(c) = std::ffi::CString::new(existing.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: a valid NUL-terminated path; access only inspects it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// The private runtime dir of a read-only store: `$XDG_RUNTIME_DIR` (else `/tmp`)
+/// `/zccache-<uid>/<hash of the store path>`.
+pub fn runtime_dir_for(store: &Path) -> PathBuf {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute() && d.is_dir())
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let hash = blake3::hash(store.as_os_str().as_encoded_bytes()).to_hex();
+    base.join(format!("zccache-{uid}")).join(&hash[..16])
+}
 
 #[cfg(test)]
 mod tests {

@@ -441,3 +441,85 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Files under `dir` with their size and modification time.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut files: Vec<_> = walk_files(dir)
+        .into_iter()
+        .map(|p| {
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            (p, meta.len(), meta.modified().unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Makes a directory read-only in place (a read-only bind mount over itself) until dropped:
+/// as root, permissions would not stop writes.
+struct ReadOnlyMount(PathBuf);
+
+impl ReadOnlyMount {
+    fn new(dir: &Path) -> ReadOnlyMount {
+        let run = |args: &[&str]| {
+            let out = Command::new(require_tool("mount"))
+                .args(args)
+                .arg(dir)
+                .arg(dir)
+                .output()
+                .expect("run mount");
+            assert_ok(&out, &format!("mount {args:?} (tests need root)"));
+        };
+        run(&["--bind"]);
+        let mount = ReadOnlyMount(dir.to_path_buf());
+        let out = Command::new("mount")
+            .args(["-o", "remount,ro,bind"])
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert_ok(&out, "remount read-only");
+        mount
+    }
+}
+
+impl Drop for ReadOnlyMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A cache dir mounted read-only (a CI cache): builds are correct, what is cached hits, the
+/// rest compiles with a counted error, and nothing in the cache dir changes.
+#[test]
+fn read_only_cache_dir_hits_where_it_can_and_writes_nothing() {
+    require_tool("gcc");
+    let cache = TestCache::new();
+    cache.write("a.c", "int a(int x) { return x * 3; }\n");
+    cache.write("b.c", "int b(int x) { return x * 5; }\n");
+    let compile = |src: &str| {
+        let obj = src.replace(".c", ".o");
+        let out = cache.run(&["gcc", "-O1", "-c", src, "-o", &obj], None);
+        assert_ok(&out, &format!("compile {src}"));
+        let got = std::fs::read(cache.work.join(&obj)).unwrap();
+        std::fs::remove_file(cache.work.join(&obj)).unwrap();
+        got
+    };
+    let a = compile("a.c");
+    cache.zero();
+    assert_ok(&cache.run(&["stop"], None), "stop");
+    let before = snapshot(&cache.cache_dir);
+
+    let mount = ReadOnlyMount::new(&cache.cache_dir);
+    assert!(std::fs::write(cache.cache_dir.join("probe"), b"x").is_err());
+    assert_eq!(compile("a.c"), a, "the cached object is served");
+    let b_bare = bare_object(&cache, &["-O1", "-c", "b.c"], "b-bare.o");
+    assert_eq!(compile("b.c"), b_bare, "a new compile is correct");
+    assert_eq!(compile("b.c"), b_bare, "and again");
+    let stats = cache.stats();
+    assert_eq!(stats["hits"], 1, "{stats}");
+    assert!(stats["errors"].as_u64().unwrap_or(0) >= 2, "{stats}");
+    assert_ok(&cache.run(&["stop"], None), "stop");
+    drop(mount);
+
+    assert_eq!(snapshot(&cache.cache_dir), before, "nothing was written");
+}

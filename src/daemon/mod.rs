@@ -34,9 +34,30 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Creates the cache dir private to the user (0700), and this build's store dir in it.
+/// Creates the cache dir private to the user (0700), and this build's store dir in it; for
+/// a read-only cache dir, the private runtime dir instead (refused unless it is ours and
+/// private).
 pub fn ensure_private_dir(layout: &Layout) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if layout.read_only {
+        let parent = layout.runtime.parent().unwrap_or(&layout.runtime);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&layout.runtime)?;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        for dir in [parent, layout.runtime.as_path()] {
+            let meta = std::fs::symlink_metadata(dir)?;
+            if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o077 != 0 {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a private directory of this user",
+                    dir.display()
+                )));
+            }
+        }
+        return Ok(());
+    }
     if !layout.root.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -94,7 +115,19 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
     crate::logging::init_file(&settings, &layout, "daemon");
 
     let blobs = Arc::new(BlobStore::open(&layout.blobs(), &layout.tmp())?);
-    let index = Index::open(&layout.index_db(), blobs.clone(), settings.max_size.value)?;
+    // A read-only cache dir: the index is opened from a private copy (redb needs to write
+    // even to recover a file that was not closed); blobs are read in place and nothing is
+    // written to the cache dir (each store fails on its blob and is counted).
+    let index_path = if layout.read_only {
+        let copy = layout.runtime.join("index-of-read-only-store.redb");
+        std::fs::copy(layout.index_db(), &copy)
+            .with_context(|| format!("copying {}", layout.index_db().display()))?;
+        tracing::info!("{} is read-only: lookups only", layout.store.display());
+        copy
+    } else {
+        layout.index_db()
+    };
+    let index = Index::open(&index_path, blobs.clone(), settings.max_size.value)?;
     let state = Arc::new(DaemonState {
         settings: settings.clone(),
         layout: layout.clone(),
