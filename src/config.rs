@@ -58,7 +58,12 @@ pub struct Settings {
     /// Add `-ffile-prefix-map=<root>=.` to C-family compiles (`ZCCACHE_PATH_REMAP`, default
     /// off), so outputs that would name their checkout (debug info, `__FILE__`) share too.
     pub path_remap: Setting<bool>,
+    /// Budget for the daemon's in-memory caches in bytes (`ZCCACHE_MAX_MEMORY`, e.g. `512M`).
+    pub max_memory: Setting<u64>,
 }
+
+/// Default budget for the daemon's in-memory caches.
+pub const DEFAULT_MAX_MEMORY: u64 = 512 * 1024 * 1024;
 
 /// The variable behind [`Settings::verify`]; also honoured per compile, from the build's
 /// environment.
@@ -121,6 +126,7 @@ struct FileConfig {
     verify: Option<toml::Value>,
     base_dir: Option<toml::Value>,
     path_remap: Option<bool>,
+    max_memory: Option<toml::Value>,
 }
 
 /// Default cache root: the user's cache dir (`~/.cache/zccache`), found via the passwd entry
@@ -229,6 +235,10 @@ impl Settings {
                 value: false,
                 source: Source::Default,
             },
+            max_memory: Setting {
+                value: DEFAULT_MAX_MEMORY,
+                source: Source::Default,
+            },
         };
         // A dir given only in the user-level config file is honoured when the env has none.
         if settings.dir.source == Source::Default {
@@ -320,6 +330,20 @@ impl Settings {
                 source: from_file(()),
             };
         }
+        if let Some(v) = &file_cfg.max_memory {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            settings.max_memory = Setting {
+                value: parse_size(&text).map_err(|why| ConfigError::Invalid {
+                    key: "max_memory".into(),
+                    value: text.clone(),
+                    why,
+                })?,
+                source: from_file(()),
+            };
+        }
 
         if let Some(text) = env("ZCCACHE_MAXSIZE").filter(|t| !t.is_empty()) {
             settings.max_size = Setting {
@@ -387,6 +411,16 @@ impl Settings {
                 source: Source::Env(PATH_REMAP_ENV),
             };
         }
+        if let Some(text) = env("ZCCACHE_MAX_MEMORY").filter(|t| !t.is_empty()) {
+            settings.max_memory = Setting {
+                value: parse_size(&text).map_err(|why| ConfigError::Invalid {
+                    key: "ZCCACHE_MAX_MEMORY".into(),
+                    value: text.clone(),
+                    why,
+                })?,
+                source: Source::Env("ZCCACHE_MAX_MEMORY"),
+            };
+        }
         Ok(settings)
     }
 
@@ -446,6 +480,15 @@ impl Settings {
                 "path_remap".into(),
                 self.path_remap.value.to_string(),
                 self.path_remap.source.to_string(),
+            ),
+            (
+                "max_memory".into(),
+                format!(
+                    "{} ({} bytes)",
+                    human_bytes(self.max_memory.value),
+                    self.max_memory.value
+                ),
+                self.max_memory.source.to_string(),
             ),
         ]
     }

@@ -523,3 +523,66 @@ fn read_only_cache_dir_hits_where_it_can_and_writes_nothing() {
 
     assert_eq!(snapshot(&cache.cache_dir), before, "nothing was written");
 }
+
+/// `ZCCACHE_MAX_MEMORY` bounds the daemon's in-memory caches (file hashes, manifests,
+/// results): with a small budget they are shed and compiles still hit; without it the same
+/// build holds far more.
+#[test]
+fn memory_budget_bounds_the_in_memory_caches() {
+    require_tool("gcc");
+    const BUDGET: u64 = 64 * 1024;
+    let build = |budget: Option<&str>| -> (u64, u64, TestCache) {
+        let cache = TestCache::new();
+        let mut all = String::new();
+        for i in 0..300 {
+            cache.write(
+                &format!("include/some/long/directory/name/header_{i}.h"),
+                &format!("#define VALUE_{i} {i}\n"),
+            );
+            all.push_str(&format!(
+                "#include \"include/some/long/directory/name/header_{i}.h\"\n"
+            ));
+        }
+        for j in 0..20 {
+            cache.write(
+                &format!("s{j}.c"),
+                &format!("{all}int f{j}(void) {{ return VALUE_{j} + {j}; }}\n"),
+            );
+        }
+        let mut start = cache.zccache();
+        start.arg("start");
+        if let Some(b) = budget {
+            start.env("ZCCACHE_MAX_MEMORY", b);
+        }
+        assert_ok(&start.output().unwrap(), "start");
+        for round in 0..2 {
+            for j in 0..20 {
+                let out = cache.run(
+                    &["gcc", "-c", &format!("s{j}.c"), "-o", &format!("s{j}.o")],
+                    None,
+                );
+                assert_ok(&out, &format!("round {round} s{j}"));
+            }
+        }
+        let stats = cache.stats();
+        assert_eq!(stats["hits"], 20, "{stats}");
+        assert_eq!(stats["misses"], 20, "{stats}");
+        let used = stats["memory_bytes"].as_u64().unwrap();
+        let max = stats["max_memory_bytes"].as_u64().unwrap();
+        (used, max, cache)
+    };
+    let (used, max, cache) = build(Some("64K"));
+    assert_eq!(max, BUDGET);
+    assert!(
+        used <= BUDGET,
+        "{used} bytes held with a {BUDGET}-byte budget"
+    );
+    let bare = bare_object(&cache, &["-c", "s7.c"], "bare7.o");
+    assert_eq!(std::fs::read(cache.work.join("s7.o")).unwrap(), bare);
+    drop(cache);
+    let (unbounded, _, _) = build(None);
+    assert!(
+        unbounded > BUDGET,
+        "the same build holds {unbounded} bytes by default"
+    );
+}

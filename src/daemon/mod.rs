@@ -11,6 +11,7 @@ pub mod keys;
 pub mod large_outputs;
 pub mod learn;
 pub mod lifecycle;
+pub mod memory;
 pub mod owners;
 pub mod pathmap;
 pub mod recorder;
@@ -250,12 +251,17 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
         .spawn(move || {
             let idle = Duration::from_secs(state.settings.idle_timeout.value.max(1));
             let mut saved_generation = state.stats.generation.load(Ordering::Relaxed);
+            let mut ticks: u64 = 0;
             loop {
                 std::thread::sleep(Duration::from_millis(200));
                 let generation = state.stats.generation.load(Ordering::Relaxed);
                 if generation != saved_generation {
                     state.index.save_stats(state.stats.to_pairs());
                     saved_generation = generation;
+                }
+                ticks += 1;
+                if ticks.is_multiple_of(10) {
+                    memory::enforce(&state);
                 }
                 if state.owners.all_gone() {
                     tracing::info!("every owner process is gone; exiting");

@@ -49,6 +49,8 @@ impl DaemonState {
         s.daemon_pid = std::process::id();
         s.daemon_uptime_s = self.started.elapsed().as_secs();
         s.cache_dir = self.layout.root.display().to_string();
+        s.memory_bytes = super::memory::enforce(self);
+        s.max_memory_bytes = self.settings.max_memory.value;
         s
     }
 

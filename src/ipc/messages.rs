@@ -206,4 +206,8 @@ pub struct StatsSnapshot {
     pub daemon_pid: u32,
     pub daemon_uptime_s: u64,
     pub cache_dir: String,
+    /// Approximate bytes held by the daemon's in-memory caches (after enforcing the budget).
+    pub memory_bytes: u64,
+    /// The budget for them (`ZCCACHE_MAX_MEMORY`).
+    pub max_memory_bytes: u64,
 }

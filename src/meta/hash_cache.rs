@@ -206,6 +206,44 @@ impl HashCache {
         self.len() == 0
     }
 
+    /// Approximate heap bytes held (paths, entries and table overhead).
+    pub fn approx_bytes(&self) -> usize {
+        const PER_ENTRY: usize = std::mem::size_of::<(PathBuf, Entry)>() + 16;
+        const PER_LISTING: usize = std::mem::size_of::<(PathBuf, (StatKey, Digest))>() + 16;
+        let entries: usize = self
+            .entries
+            .lock()
+            .map(|e| e.keys().map(|p| p.as_os_str().len() + PER_ENTRY).sum())
+            .unwrap_or_default();
+        let listings: usize = self
+            .listings
+            .lock()
+            .map(|l| l.keys().map(|p| p.as_os_str().len() + PER_LISTING).sum())
+            .unwrap_or_default();
+        entries + listings
+    }
+
+    /// Forgets about half of what is remembered (whichever entries the table yields first:
+    /// random replacement); a forgotten file is simply hashed again when next used.
+    pub fn evict_half(&self) {
+        if let Ok(mut e) = self.entries.lock() {
+            let mut keep = false;
+            e.retain(|_, _| {
+                keep = !keep;
+                keep
+            });
+            e.shrink_to_fit();
+        }
+        if let Ok(mut l) = self.listings.lock() {
+            let mut keep = false;
+            l.retain(|_, _| {
+                keep = !keep;
+                keep
+            });
+            l.shrink_to_fit();
+        }
+    }
+
     /// Forgets everything (after `zccache clear`).
     pub fn clear(&self) {
         if let Ok(mut e) = self.entries.lock() {

@@ -237,6 +237,33 @@ impl Index {
         *lock(&self.cache) = MemCache::default();
     }
 
+    /// Approximate bytes held by the in-memory read cache, with `manifest` and `result`
+    /// sizing one record each.
+    pub fn memory_bytes(
+        &self,
+        manifest: impl Fn(&Manifest) -> usize,
+        result: impl Fn(&ResultRecord) -> usize,
+    ) -> usize {
+        let cache = lock(&self.cache);
+        cache
+            .manifests
+            .values()
+            .map(|m| manifest(m) + 64)
+            .sum::<usize>()
+            + cache
+                .results
+                .values()
+                .map(|r| result(r) + 64)
+                .sum::<usize>()
+            + cache.preproc.len() * 96
+    }
+
+    /// Drops the in-memory read cache (a memory budget is exceeded); every record stays in
+    /// the database and is read again when next used.
+    pub fn drop_memory_cache(&self) {
+        *lock(&self.cache) = MemCache::default();
+    }
+
     /// Flushes and stops the writer.
     pub fn close(&self) {
         self.flush();

@@ -1,0 +1,68 @@
+//! The daemon's memory budget (`ZCCACHE_MAX_MEMORY` / `max_memory`): the in-memory caches
+//! (file hashes and directory listings, the index's read cache of manifests and results) are
+//! measured now and then and shed when together they pass the budget — the index's read
+//! cache first (every record is still in the database), then half the file hashes at a time
+//! (a forgotten file is hashed again when next used). Compiler identities are a few entries
+//! per compiler and are not counted.
+
+use super::state::DaemonState;
+use crate::store::records::{Manifest, ResultRecord};
+
+/// Approximate heap bytes of one manifest.
+pub fn manifest_bytes(m: &Manifest) -> usize {
+    m.entries
+        .iter()
+        .map(|e| {
+            e.files.iter().map(|(p, _)| p.len() + 56).sum::<usize>()
+                + e.absent
+                    .iter()
+                    .map(|g| g.dir.len() + 64 + g.names.iter().map(|n| n.len() + 24).sum::<usize>())
+                    .sum::<usize>()
+                + e.env
+                    .iter()
+                    .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 56)
+                    .sum::<usize>()
+                + e.listings.iter().map(|(p, _)| p.len() + 56).sum::<usize>()
+                + e.mtimes.iter().map(|(p, _)| p.len() + 32).sum::<usize>()
+                + e.tied_to.as_ref().map_or(0, |t| t.len())
+                + 200
+        })
+        .sum()
+}
+
+/// Approximate heap bytes of one result record.
+pub fn result_bytes(r: &ResultRecord) -> usize {
+    r.outputs.iter().map(|o| o.role.len() + 96).sum::<usize>()
+        + r.stdout.len()
+        + r.stderr.len()
+        + r.deps.iter().map(|d| d.len() + 24).sum::<usize>()
+        + r.system_deps.len()
+        + r.dep_info.as_ref().map_or(0, |d| d.len())
+        + 160
+}
+
+/// What the in-memory caches hold now (approximate bytes).
+pub fn in_use(state: &DaemonState) -> u64 {
+    (state.hashes.approx_bytes() + state.index.memory_bytes(manifest_bytes, result_bytes)) as u64
+}
+
+/// Sheds the in-memory caches until they fit the budget; returns the bytes in use after.
+pub fn enforce(state: &DaemonState) -> u64 {
+    let budget = state.settings.max_memory.value;
+    let mut used = in_use(state);
+    if used <= budget {
+        return used;
+    }
+    tracing::info!("in-memory caches hold ~{used} bytes, over the {budget}-byte budget; shedding");
+    state.index.drop_memory_cache();
+    used = in_use(state);
+    while used > budget {
+        let before = used;
+        state.hashes.evict_half();
+        used = in_use(state);
+        if used >= before {
+            break;
+        }
+    }
+    used
+}
