@@ -547,7 +547,7 @@ pub fn human_bytes(bytes: u64) -> String {
 ///
 /// A cache dir that cannot be written (a CI cache mounted read-only) is used read-only: the
 /// daemon's socket, locks and pid then live in a private runtime dir instead
-/// ([`runtime_dir_for`]).
+/// ([`Layout::checked`], [`runtime_dir_for`]).
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub root: PathBuf,
@@ -567,17 +567,23 @@ impl Layout {
     /// The layout another build (named as under `v/`) uses in the same cache dir.
     pub fn for_build(root: &Path, name: &str) -> Layout {
         let store = root.join(STORES_DIR).join(name);
-        let read_only = !writable(&store);
         Layout {
             root: root.to_path_buf(),
-            runtime: if read_only {
-                runtime_dir_for(&store)
-            } else {
-                store.clone()
-            },
+            runtime: store.clone(),
             store,
-            read_only,
+            read_only: false,
         }
+    }
+    /// This layout as a daemon started now would use it: a store that cannot be written gets
+    /// its runtime files in the private runtime dir. (Clients use the plain layout first: a
+    /// build sandbox may show a writable cache dir read-only while its daemon, outside, serves
+    /// it normally.)
+    pub fn checked(mut self) -> Layout {
+        if !writable(&self.store) {
+            self.read_only = true;
+            self.runtime = runtime_dir_for(&self.store);
+        }
+        self
     }
     pub fn socket(&self) -> PathBuf {
         self.runtime.join("zccache.sock")

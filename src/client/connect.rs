@@ -26,8 +26,24 @@ pub enum ConnectError {
 }
 
 /// Connects to the daemon of `layout` without starting one, and sends the hello every
-/// connection opens with.
+/// connection opens with. When the store's own socket does not answer and the store cannot
+/// be written, the daemon of a read-only store is looked for in its runtime dir.
 pub fn connect_existing(layout: &Layout) -> Result<Stream, ConnectError> {
+    match connect_at(layout) {
+        Ok(conn) => Ok(conn),
+        Err(e) if layout.read_only => Err(e),
+        Err(e) => {
+            let checked = layout.clone().checked();
+            if checked.read_only {
+                connect_at(&checked)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+fn connect_at(layout: &Layout) -> Result<Stream, ConnectError> {
     let socket = layout.socket();
     let err = |e| ConnectError::Connect(socket.display().to_string(), e);
     let name = socket
@@ -57,8 +73,10 @@ pub fn ping(layout: &Layout) -> Result<u32, ConnectError> {
     }
 }
 
-/// Whether a daemon process holds the cache dir's daemon lock (alive, maybe still starting).
+/// Whether a daemon process holds the cache dir's daemon lock (alive, maybe still starting);
+/// for a store that cannot be written, the lock in its runtime dir.
 pub fn daemon_alive(layout: &Layout) -> bool {
+    let layout = layout.clone().checked();
     match File::open(layout.daemon_lock()) {
         Ok(f) => match f.try_lock() {
             Ok(()) => false,
@@ -76,6 +94,9 @@ pub fn connect_or_start(layout: &Layout, exe: &Path) -> Result<Stream, ConnectEr
     if let Ok(conn) = connect_existing(layout) {
         return Ok(conn);
     }
+    // Start (and wait for) the daemon where it will run: in the runtime dir for a read-only
+    // store.
+    let layout = &layout.clone().checked();
     crate::daemon::ensure_private_dir(layout).map_err(ConnectError::Dir)?;
     let lock = File::create(layout.spawn_lock()).map_err(ConnectError::Dir)?;
     lock.lock().map_err(ConnectError::Dir)?;

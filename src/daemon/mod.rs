@@ -41,13 +41,22 @@ use std::time::{Duration, Instant};
 pub fn ensure_private_dir(layout: &Layout) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     if layout.read_only {
+        // A store this user cannot write may be another user's: never serve it.
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        for dir in [&layout.root, &layout.store] {
+            if std::fs::metadata(dir)?.uid() != me {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("{} belongs to another user", dir.display()),
+                ));
+            }
+        }
         let parent = layout.runtime.parent().unwrap_or(&layout.runtime);
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&layout.runtime)?;
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
         for dir in [parent, layout.runtime.as_path()] {
             let meta = std::fs::symlink_metadata(dir)?;
             if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o077 != 0 {
@@ -99,7 +108,7 @@ fn close_inherited_fds() {
 /// Returns Ok(()) at once if another daemon already owns this cache dir.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
     close_inherited_fds();
-    let layout = Layout::new(&settings.dir.value);
+    let layout = Layout::new(&settings.dir.value).checked();
     ensure_private_dir(&layout)
         .with_context(|| format!("creating cache dir {}", layout.root.display()))?;
     let lock = File::create(layout.daemon_lock()).context("creating daemon lock")?;
