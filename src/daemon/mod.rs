@@ -178,10 +178,12 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", socket.display()))?;
     std::fs::write(layout.pid_file(), std::process::id().to_string()).ok();
     lifecycle::record_start(&layout, &lifecycle::started_by());
-    let sweep_layout = layout.clone();
-    let _ = std::thread::Builder::new()
-        .name("stale-stores".into())
-        .spawn(move || stale::sweep(&sweep_layout));
+    if !layout.read_only {
+        let sweep_layout = layout.clone();
+        let _ = std::thread::Builder::new()
+            .name("stale-stores".into())
+            .spawn(move || stale::sweep(&sweep_layout));
+    }
     tracing::info!(
         "daemon {} serving {}",
         std::process::id(),
