@@ -126,3 +126,51 @@ fn hits_are_coloured_as_gcc_would_colour_them() {
         std::fs::read(cache.work.join("bare.o")).unwrap()
     );
 }
+
+/// The same for clang: a hit to a pipe is plain, with `CLICOLOR_FORCE` it is exactly what
+/// `clang -fdiagnostics-color=always` writes.
+#[test]
+fn clang_hits_are_coloured_as_clang_would_colour_them() {
+    require_tool("clang");
+    let cache = TestCache::new();
+    project(&cache);
+    let run = |extra_env: &[(&str, &str)]| {
+        let mut cmd = cache.zccache();
+        cmd.env_remove("CLICOLOR_FORCE");
+        cmd.args(["clang", "-Wall", "-c", "w.c", "-o", "w.o"]);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run zccache");
+        assert_ok(&out, "wrapped clang");
+        out.stderr
+    };
+    let bare = |extra: &[&str]| {
+        let out = Command::new("clang")
+            .env_remove("CLICOLOR_FORCE")
+            .args(["-Wall"])
+            .args(extra)
+            .args(["-c", "w.c", "-o", "bare.o"])
+            .current_dir(&cache.work)
+            .output()
+            .expect("run clang");
+        assert_ok(&out, "bare clang");
+        out.stderr
+    };
+    let plain = bare(&[]);
+    assert!(String::from_utf8_lossy(&plain).contains("unused"));
+    assert_eq!(run(&[]), plain, "miss to a pipe");
+    assert_eq!(run(&[]), plain, "hit to a pipe");
+    let coloured = bare(&["-fdiagnostics-color=always"]);
+    assert!(has_color(&coloured));
+    assert_eq!(
+        run(&[("CLICOLOR_FORCE", "1")]),
+        coloured,
+        "hit, CLICOLOR_FORCE"
+    );
+    assert_eq!(cache.stat("hits"), 2);
+    assert_eq!(
+        std::fs::read(cache.work.join("w.o")).unwrap(),
+        std::fs::read(cache.work.join("bare.o")).unwrap()
+    );
+}
