@@ -606,6 +606,10 @@ impl Layout {
     pub fn tmp(&self) -> PathBuf {
         self.store.join("tmp")
     }
+    /// The file hashes a daemon leaves for the next one (stat-checked on every use).
+    pub fn saved_hashes(&self) -> PathBuf {
+        self.store.join("hashes.bin")
+    }
     pub fn log_file(&self) -> PathBuf {
         self.root.join("zccache.log")
     }

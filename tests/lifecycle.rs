@@ -586,3 +586,31 @@ fn memory_budget_bounds_the_in_memory_caches() {
         "the same build holds {unbounded} bytes by default"
     );
 }
+
+/// A daemon's exit leaves its file hashes for the next one (warm from the first compile);
+/// they are still checked against each file's stat, so a header edited while no daemon ran
+/// is seen.
+#[test]
+fn the_next_daemon_starts_with_the_file_hashes_and_still_sees_edits() {
+    require_tool("gcc");
+    let cache = TestCache::new();
+    hello_project(&cache);
+    // Settled inputs (the hash cache only keeps files whose timestamps are old enough).
+    std::thread::sleep(Duration::from_millis(300));
+    let args = ["gcc", "-Iinc", "-c", "main.c", "-o", "main.o"];
+    assert_ok(&cache.run(&args, None), "cold");
+    assert_ok(&cache.run(&["stop"], None), "stop");
+    assert!(cache.store().join("hashes.bin").is_file());
+    // The next daemon holds the hashes before any compile.
+    let stats = cache.stats();
+    assert!(stats["memory_bytes"].as_u64().unwrap() > 0, "{stats}");
+    assert_ok(&cache.run(&args, None), "warm after restart");
+    assert_eq!(cache.stat("hits"), 1);
+    assert_ok(&cache.run(&["stop"], None), "stop");
+    // Edited while no daemon ran: a miss, and the right object.
+    cache.write("inc/config.h", "#define GREETING \"howdy\"\n");
+    assert_ok(&cache.run(&args, None), "after the edit");
+    let bare = bare_object(&cache, &args[1..4], "bare.o");
+    assert_eq!(std::fs::read(cache.work.join("main.o")).unwrap(), bare);
+    assert_eq!(cache.stat("misses"), 2);
+}

@@ -165,6 +165,8 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         .backfill
         .set(backfill::Backfill::start(Arc::downgrade(&state)));
     state.stats.restore(state.index.load_stats());
+    let warm = state.hashes.load(&layout.saved_hashes());
+    tracing::debug!("{warm} file hashes from the previous daemon");
 
     let socket = layout.socket();
     let _ = std::fs::remove_file(&socket);
@@ -321,6 +323,12 @@ pub fn shutdown(state: &DaemonState, reason: lifecycle::ExitReason) -> ! {
     state.wait_for_ingests(INGEST_WAIT);
     state.index.save_stats(state.stats.to_pairs());
     state.index.close();
+    if !state.layout.read_only {
+        // Within the memory budget already; the next daemon starts with these hashes.
+        if let Err(e) = state.hashes.save(&state.layout.saved_hashes()) {
+            tracing::debug!("cannot save the file hashes: {e}");
+        }
+    }
     lifecycle::record_exit(&state.layout, reason);
     std::process::exit(0);
 }

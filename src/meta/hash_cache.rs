@@ -40,7 +40,7 @@ pub const USES_DATE_TIME: u8 = 1;
 pub const USES_TIMESTAMP: u8 = 2;
 
 /// A file's content digest plus facts found while reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileDigest {
     pub hash: Digest,
     pub time_macros: u8,
@@ -48,7 +48,7 @@ pub struct FileDigest {
     pub changed_ns: i128,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct StatKey {
     size: u64,
     mtime_ns: i128,
@@ -78,6 +78,17 @@ impl StatKey {
 struct Entry {
     stat: StatKey,
     digest: FileDigest,
+}
+
+/// Format of [`HashCache::save`]'s file.
+const SAVED_VERSION: u32 = 1;
+
+/// What [`HashCache::save`] writes: paths as raw bytes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    version: u32,
+    entries: Vec<(Vec<u8>, StatKey, FileDigest)>,
+    listings: Vec<(Vec<u8>, StatKey, Digest)>,
 }
 
 /// The daemon's shared hash cache.
@@ -244,6 +255,66 @@ impl HashCache {
         }
     }
 
+    /// Writes what is remembered to `path` (temp + rename), so the next daemon starts warm.
+    /// Safe to reuse whenever: every entry is still checked against the file's full stat
+    /// (size, mtime, ctime, inode, device) before it is trusted.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let saved = Saved {
+            version: SAVED_VERSION,
+            entries: self
+                .entries
+                .lock()
+                .map(|e| {
+                    e.iter()
+                        .map(|(p, e)| (p.as_os_str().as_bytes().to_vec(), e.stat, e.digest))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            listings: self
+                .listings
+                .lock()
+                .map(|l| {
+                    l.iter()
+                        .map(|(p, (stat, d))| (p.as_os_str().as_bytes().to_vec(), *stat, *d))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        let bytes = postcard::to_stdvec(&saved).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// Loads what [`HashCache::save`] wrote (nothing if absent, unreadable or of another
+    /// format); returns how many entries were loaded.
+    pub fn load(&self, path: &Path) -> usize {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(bytes) = std::fs::read(path) else {
+            return 0;
+        };
+        let Ok(saved) = postcard::from_bytes::<Saved>(&bytes) else {
+            return 0;
+        };
+        if saved.version != SAVED_VERSION {
+            return 0;
+        }
+        let to_path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
+        let n = saved.entries.len();
+        if let Ok(mut e) = self.entries.lock() {
+            for (p, stat, digest) in saved.entries {
+                e.entry(to_path(&p)).or_insert(Entry { stat, digest });
+            }
+        }
+        if let Ok(mut l) = self.listings.lock() {
+            for (p, stat, digest) in saved.listings {
+                l.entry(to_path(&p)).or_insert((stat, digest));
+            }
+        }
+        n
+    }
+
     /// Forgets everything (after `zccache clear`).
     pub fn clear(&self) {
         if let Ok(mut e) = self.entries.lock() {
@@ -258,6 +329,33 @@ impl HashCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saved_hashes_load_and_are_still_checked_by_stat() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.h");
+        std::fs::write(&file, "int a;").unwrap();
+        // Old enough to be remembered.
+        let old = std::time::SystemTime::now() - Duration::from_secs(10);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        std::thread::sleep(SETTLE_FINE * 2);
+        let first = HashCache::new();
+        let digest = first.digest(&file).unwrap();
+        assert_eq!(first.len(), 1);
+        let saved = dir.path().join("hashes.bin");
+        first.save(&saved).unwrap();
+        let second = HashCache::new();
+        assert_eq!(second.load(&saved), 1);
+        assert_eq!(second.digest(&file).unwrap(), digest);
+        std::fs::write(&file, "int b;").unwrap();
+        assert_ne!(second.digest(&file).unwrap().hash, digest.hash);
+        assert_eq!(HashCache::new().load(&dir.path().join("absent.bin")), 0);
+    }
 
     #[test]
     fn detects_time_macros() {
