@@ -6,7 +6,7 @@ use crate::config::Layout;
 use crate::daemon::lifecycle;
 use crate::ipc::{read_frame, write_frame, Request, Response};
 use crate::pidwatch::Watched;
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use interprocess::local_socket::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -56,26 +56,30 @@ pub fn stop(layout: &Layout) -> anyhow::Result<i32> {
         match connect::connect_existing(layout) {
             Ok(mut conn) => {
                 // Watch the very process at the other end of the socket before asking it to
-                // stop: no pid file race, no pid reuse.
+                // stop: no pid file race, no pid reuse. (A daemon in another pid namespace
+                // shows pid 0: then wait for its lock instead.)
                 let pid = conn
                     .peer_creds()
                     .ok()
                     .and_then(|c| c.pid())
                     .and_then(|p| u32::try_from(p).ok())
-                    .ok_or_else(|| anyhow!("cannot tell the daemon's pid"))?;
-                let watched = match Watched::new(pid) {
-                    Ok(w) => w,
-                    // It exited between accept and now.
-                    Err(_) => continue,
-                };
+                    .filter(|&p| p != 0);
+                let watched = pid.and_then(|p| Watched::new(p).ok());
                 write_frame(&mut conn, &Request::Shutdown)?;
                 let _ = read_frame::<Response>(&mut conn);
                 drop(conn);
                 let left = deadline.saturating_duration_since(Instant::now());
-                if !watched.wait(left) {
-                    bail!("the daemon (pid {pid}) did not exit within {STOP_WAIT:?}");
+                let exited = match &watched {
+                    Some(w) => w.wait(left),
+                    None => wait_unlocked(layout, deadline),
+                };
+                if !exited {
+                    bail!("the daemon did not exit within {STOP_WAIT:?}");
                 }
-                println!("zccache daemon stopped (pid {pid})");
+                match pid {
+                    Some(pid) => println!("zccache daemon stopped (pid {pid})"),
+                    None => println!("zccache daemon stopped"),
+                }
                 return Ok(0);
             }
             Err(_) if !connect::daemon_alive(layout) => {
@@ -95,6 +99,17 @@ pub fn stop(layout: &Layout) -> anyhow::Result<i32> {
             }
         }
     }
+}
+
+/// Waits until no daemon holds the store's lock (it has exited), or the deadline.
+fn wait_unlocked(layout: &Layout, deadline: Instant) -> bool {
+    while connect::daemon_alive(layout) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
 }
 
 /// `zccache status`: running or not, who started it, and why the last one ended.
