@@ -51,6 +51,9 @@ pub struct Settings {
     /// Share of hits re-compiled in the background and compared with what was served
     /// (`ZCCACHE_VERIFY`, 0 to 1, default 0).
     pub verify: Setting<f64>,
+    /// Most misses kept in the miss journal for `zccache misses` (`ZCCACHE_MISS_JOURNAL`,
+    /// default 10000; 0 keeps none).
+    pub miss_journal: Setting<usize>,
 }
 
 /// The variable behind [`Settings::verify`]; also honoured per compile, from the build's
@@ -112,6 +115,7 @@ struct FileConfig {
     preprocessor: Option<bool>,
     rust_hash_dir: Option<bool>,
     verify: Option<toml::Value>,
+    miss_journal: Option<usize>,
 }
 
 /// Default cache root: the user's cache dir (`~/.cache/zccache`), found via the passwd entry
@@ -212,6 +216,10 @@ impl Settings {
                 value: 0.0,
                 source: Source::Default,
             },
+            miss_journal: Setting {
+                value: 10_000,
+                source: Source::Default,
+            },
         };
         // A dir given only in the user-level config file is honoured when the env has none.
         if settings.dir.source == Source::Default {
@@ -277,6 +285,12 @@ impl Settings {
                 source: from_file(()),
             };
         }
+        if let Some(v) = file_cfg.miss_journal {
+            settings.miss_journal = Setting {
+                value: v,
+                source: from_file(()),
+            };
+        }
 
         if let Some(text) = env("ZCCACHE_MAXSIZE").filter(|t| !t.is_empty()) {
             settings.max_size = Setting {
@@ -328,6 +342,16 @@ impl Settings {
                 source: Source::Env(VERIFY_ENV),
             };
         }
+        if let Some(text) = env("ZCCACHE_MISS_JOURNAL").filter(|t| !t.is_empty()) {
+            settings.miss_journal = Setting {
+                value: text.trim().parse().map_err(|_| ConfigError::Invalid {
+                    key: "ZCCACHE_MISS_JOURNAL".into(),
+                    value: text.clone(),
+                    why: "expected a number of records (0: keep none)".into(),
+                })?,
+                source: Source::Env("ZCCACHE_MISS_JOURNAL"),
+            };
+        }
         Ok(settings)
     }
 
@@ -377,6 +401,11 @@ impl Settings {
                 "verify".into(),
                 self.verify.value.to_string(),
                 self.verify.source.to_string(),
+            ),
+            (
+                "miss_journal".into(),
+                format!("{} records", self.miss_journal.value),
+                self.miss_journal.source.to_string(),
             ),
         ]
     }
