@@ -15,7 +15,12 @@ pub fn fetch(layout: &Layout, since_ms: Option<u64>) -> anyhow::Result<MissRepor
 }
 
 /// Runs `misses`; returns the exit code.
-pub fn run(layout: &Layout, since: Option<&str>, json: bool) -> anyhow::Result<i32> {
+pub fn run(
+    layout: &Layout,
+    since: Option<&str>,
+    since_ms: Option<u64>,
+    json: bool,
+) -> anyhow::Result<i32> {
     let since_ms = match since {
         Some(text) => {
             let ago = parse_duration(text).ok_or_else(|| {
@@ -23,7 +28,7 @@ pub fn run(layout: &Layout, since: Option<&str>, json: bool) -> anyhow::Result<i
             })?;
             Some(crate::daemon::journal::now_ms().saturating_sub(ago.as_millis() as u64))
         }
-        None => Some(0),
+        None => Some(since_ms.unwrap_or(0)),
     };
     let report = fetch(layout, since_ms)?;
     if json {

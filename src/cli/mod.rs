@@ -83,6 +83,9 @@ enum Command {
         /// Only those of the last DURATION (90s, 10m, 2h, 1d).
         #[arg(long, value_name = "DURATION")]
         since: Option<String>,
+        /// Only those journaled at or after this unix time in ms (for tools: `cargo zccache`).
+        #[arg(long, hide = true, conflicts_with = "since")]
+        since_ms: Option<u64>,
         /// Machine-readable JSON: {"groups": [{"cause", "count", "examples"}, …]}.
         #[arg(long)]
         json: bool,
@@ -214,7 +217,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Explain { json, command } => explain::run(&layout, command, json),
-        Command::Misses { since, json } => misses::run(&layout, since.as_deref(), json),
+        Command::Misses {
+            since,
+            since_ms,
+            json,
+        } => misses::run(&layout, since.as_deref(), since_ms, json),
         Command::Config => {
             for (key, value, source) in settings.describe() {
                 println!("{key:<14} = {value:<40} ({source})");

@@ -466,6 +466,16 @@ fn try_hit<C: Read + Write>(
     let t_send = std::time::Instant::now();
     send(conn, &Response::Hit(plan))?;
     tracing::trace!("hit sent in {:?}", t_send.elapsed());
+    tracing::debug!(
+        "hit ({}) {} -> {}",
+        if preprocessor {
+            "preprocessor"
+        } else {
+            "direct"
+        },
+        ctx.inv.source,
+        super::explain::first_output(&ctx.inv)
+    );
     // The client closes the connection after restoring; a HitFailed means a blob was bad.
     match read_frame::<Request>(conn) {
         Err(FrameError::Closed) => {

@@ -167,13 +167,22 @@ impl KeyParts {
         for (path, digest) in &self.extra {
             match old_extra.get(path.as_str()) {
                 Some(d) if *d == digest => {}
-                Some(_) => out.push(format!("{} changed", input_name(path))),
-                None => out.push(format!("new input {}", input_name(path))),
+                Some(_) => out.push(match crate_of(path) {
+                    Some((name, file)) => format!("dependency {name} changed ({file})"),
+                    None => format!("input {path} changed"),
+                }),
+                None => out.push(match crate_of(path) {
+                    Some((name, file)) => format!("new dependency {name} ({file})"),
+                    None => format!("new input {path}"),
+                }),
             }
         }
         for (path, _) in &old.extra {
             if !self.extra.iter().any(|(p, _)| p == path) {
-                out.push(format!("input {} no longer used", input_name(path)));
+                out.push(match crate_of(path) {
+                    Some((name, file)) => format!("dependency {name} no longer used ({file})"),
+                    None => format!("input {path} no longer used"),
+                });
             }
         }
         for (tool, id) in &self.tools {
@@ -192,22 +201,15 @@ impl KeyParts {
     }
 }
 
-/// `--extern` rlibs by crate (`dependency foo (libfoo-….rlib)`), other inputs by path.
-fn input_name(path: &str) -> String {
-    let file = Path::new(path)
-        .file_name()
-        .and_then(|f| f.to_str())
-        .unwrap_or(path);
+/// The crate an `--extern` input is (`libfoo-1a2b.rlib` → (`foo`, file name)); None for
+/// other inputs.
+fn crate_of(path: &str) -> Option<(&str, &str)> {
+    let file = Path::new(path).file_name()?.to_str()?;
     let is_crate = [".rlib", ".rmeta", ".so", ".dylib"]
         .iter()
-        .any(|ext| file.ends_with(ext))
-        && file.starts_with("lib");
-    if is_crate {
-        let stem = file.trim_start_matches("lib");
-        let name = stem.split(['-', '.']).next().unwrap_or(stem);
-        return format!("dependency {name} ({file})");
-    }
-    format!("input {path}")
+        .any(|ext| file.ends_with(ext));
+    let stem = file.strip_prefix("lib").filter(|_| is_crate)?;
+    Some((stem.split(['-', '.']).next().unwrap_or(stem), file))
 }
 
 /// Added and removed arguments; a `-DNAME=…`/`-O…`-style replacement is one difference.
@@ -382,8 +384,9 @@ mod tests {
             vec!["arguments reordered"]
         );
         assert_eq!(
-            input_name("/t/deps/libfx_core-1234.rlib"),
-            "dependency fx_core (libfx_core-1234.rlib)"
+            crate_of("/t/deps/libfx_core-1234.rlib"),
+            Some(("fx_core", "libfx_core-1234.rlib"))
         );
+        assert_eq!(crate_of("/t/include/x.h"), None);
     }
 }
