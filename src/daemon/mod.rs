@@ -212,7 +212,7 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
                     saved_generation = generation;
                 }
                 ticks += 1;
-                if ticks % KEY_PARTS_SAVE_TICKS == 0 {
+                if ticks.is_multiple_of(KEY_PARTS_SAVE_TICKS) {
                     state.misses.key_parts.save_if_dirty();
                 }
                 let last = state
