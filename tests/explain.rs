@@ -404,3 +404,29 @@ fn cargo_zccache_names_the_crate_and_file_that_changed() {
         "the dependent crate's cause:\n{summary}"
     );
 }
+
+#[test]
+fn help_leads_with_wrapping_a_compile() {
+    let cache = TestCache::new();
+    let out = cache.run(&["--help"], None);
+    assert_ok(&out, "zccache --help");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let commands = text.find("Commands:").expect("a command list");
+    for needle in [
+        "zccache <compiler> <args…>",
+        "masquerade",
+        "cargo zccache build",
+        "CMAKE_C_COMPILER_LAUNCHER=zccache",
+        "bazel build",
+        "emscripten/env.sh",
+        "zccache explain",
+    ] {
+        let at = text
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing:\n{text}"));
+        assert!(
+            at < commands,
+            "{needle} must come before the command list:\n{text}"
+        );
+    }
+}

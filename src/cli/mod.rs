@@ -15,15 +15,17 @@ use std::ffi::OsString;
 const NEWCOMER_HELP: &str = "\
 zccache: a local compiler cache for C, C++, Rust and Emscripten.
 
-Use it by putting it in front of a compile:
-  zccache <compiler> <args…>           e.g. zccache gcc -c hello.c -o hello.o
-  masquerade: a symlink named like the compiler, first on PATH
-    ln -s $(command -v zccache) ~/bin/gcc    (also cc, g++, clang, clang++, c++)
-  cargo zccache build                  Rust (installs as RUSTC_WRAPPER for one build)
-  CMake:  cmake -DCMAKE_C_COMPILER_LAUNCHER=zccache -DCMAKE_CXX_COMPILER_LAUNCHER=zccache ..
-  Bazel:  bazel build --config=zccache //…   (see bazel/README; start the daemon first)
-  emsdk:  EM_COMPILER_WRAPPER=zccache emcc -c x.c -o x.o
-  make:   make CC='zccache gcc' CXX='zccache g++'
+Put it in front of a compile (the daemon starts by itself):
+  zccache <compiler> <args…>        zccache gcc -c foo.c -o foo.o   (g++, clang, rustc, emcc…)
+  make:        CC=\"zccache gcc\" CXX=\"zccache g++\" make -j
+  masquerade:  a symlink named like the compiler, first on PATH:
+               ln -s \"$(command -v zccache)\" ~/.local/zccache-bin/gcc
+               export PATH=~/.local/zccache-bin:$PATH
+  Rust:        cargo zccache build      (or RUSTC_WRAPPER=zccache CARGO_INCREMENTAL=0 cargo build)
+  CMake:       cmake -DCMAKE_C_COMPILER_LAUNCHER=zccache -DCMAKE_CXX_COMPILER_LAUNCHER=zccache …
+  Bazel:       zccache_cc_configure from zccache/bazel/defs.bzl, then
+               ZCCACHE_IDLE_TIMEOUT=0 zccache start && bazel build //...
+  Emscripten:  zccache emcc -c foo.c -o foo.o   or   . zccache/emscripten/env.sh
 
 Why did it miss?
   zccache explain <compiler> <args…>   would this compile hit? if not, what differs
@@ -33,7 +35,6 @@ Why did it miss?
 #[command(
     name = "zccache",
     version,
-    about = "zccache: a local compiler cache (wrap a compile with `zccache <compiler> <args…>`)",
     before_help = NEWCOMER_HELP,
     override_usage = "zccache <compiler> <args…>\n       zccache <COMMAND>"
 )]

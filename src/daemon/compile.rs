@@ -218,10 +218,7 @@ pub(super) fn prepare<'a>(
                 None => Early::named(Uncacheable::MultipleSources),
             });
         }
-        Err(why) => {
-            tracing::debug!("uncacheable {} in {}: {why}", req.compiler, req.cwd);
-            return Err(Early::named(why));
-        }
+        Err(why) => return Err(Early::named(why)),
     };
     let mut inv = inv;
     if inv.family == Family::Rustc && rust_hash_dir(state, &env) {
