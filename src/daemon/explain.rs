@@ -28,6 +28,9 @@ pub enum Mismatch<'e> {
     Env(&'e str),
     /// A path the compile found absent (one that would shadow a header) now exists.
     Appeared(&'e AbsentGroup),
+    /// The entry's outputs name the checkout it was built in (cwd and base dir), and this
+    /// compile runs elsewhere.
+    TiedTo(&'e str),
 }
 
 impl std::fmt::Display for Mismatch<'_> {
@@ -39,6 +42,7 @@ impl std::fmt::Display for Mismatch<'_> {
             Mismatch::Listing(d) => write!(f, "directory {d} lists other names"),
             Mismatch::Env(v) => write!(f, "env {v} differs"),
             Mismatch::Appeared(g) => write!(f, "a file appeared in {}", g.dir),
+            Mismatch::TiedTo(_) => write!(f, "the entry is tied to another checkout"),
         }
     }
 }
@@ -183,6 +187,14 @@ fn describe(ctx: &Ctx, entry: &ManifestEntry, mismatch: Mismatch) -> Cause {
                 }),
             }
         }
+        Mismatch::TiedTo(tie) => Cause {
+            summary: "the entry's outputs name the checkout it was built in (another directory)"
+                .to_string(),
+            detail: Some(format!(
+                "built in {}",
+                tie.replace('\n', " (base dir ") + ")"
+            )),
+        },
         Mismatch::Appeared(group) => {
             let appeared = group
                 .names

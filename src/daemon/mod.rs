@@ -14,6 +14,7 @@ pub mod keys;
 pub mod learn;
 pub mod pathmap;
 pub mod recorder;
+pub mod relocate;
 pub mod rustup;
 pub mod session;
 pub mod shadowing;
