@@ -430,3 +430,60 @@ fn help_leads_with_wrapping_a_compile() {
         );
     }
 }
+
+#[test]
+fn explain_works_for_emcc() {
+    require_tool("emcc");
+    let cache = TestCache::new();
+    cache.write("util.h", "#define N 1\n");
+    cache.write(
+        "main.c",
+        "#include \"util.h\"\nint main(void) { return N; }\n",
+    );
+    let emcc = |cache: &TestCache, args: &[&str]| -> (String, Vec<String>) {
+        let mut cmd = cache.zccache();
+        for var in [
+            "EM_CONFIG",
+            "EM_CACHE",
+            "EMCC_CFLAGS",
+            "EM_COMPILER_WRAPPER",
+        ] {
+            cmd.env_remove(var);
+        }
+        let out = cmd.args(args).output().expect("spawn zccache");
+        assert_ok(&out, &args.join(" "));
+        let v: Value = if args[0] == "explain" {
+            serde_json::from_slice(&out.stdout).expect("explain --json is JSON")
+        } else {
+            Value::Null
+        };
+        (
+            v["result"].as_str().unwrap_or_default().to_string(),
+            v["causes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    };
+    let compile = ["emcc", "-O1", "-c", "main.c", "-o", "main.o"];
+    emcc(&cache, &compile);
+    let mut explain = vec!["explain", "--json"];
+    explain.extend(compile);
+    assert_eq!(emcc(&cache, &explain), ("hit".to_string(), vec![]));
+    cache.write("util.h", "#define N 2\n");
+    let (result, causes) = emcc(&cache, &explain);
+    assert_eq!(result, "miss");
+    assert!(causes[0].starts_with("util.h changed"), "{causes:?}");
+    let (result, causes) = emcc(
+        &cache,
+        &[
+            "explain", "--json", "emcc", "-O2", "-c", "main.c", "-o", "main.o",
+        ],
+    );
+    assert_eq!(result, "miss");
+    assert_eq!(causes, vec!["new argument -O2 (the entry had -O1)"]);
+}

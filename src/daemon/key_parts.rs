@@ -212,8 +212,54 @@ fn crate_of(path: &str) -> Option<(&str, &str)> {
     Some((stem.split(['-', '.']).next().unwrap_or(stem), file))
 }
 
+/// Options whose value is the next argument: shown and compared together (`-C opt-level=2`).
+const TAKES_VALUE: &[&str] = &[
+    "-C",
+    "-L",
+    "-l",
+    "--cfg",
+    "--check-cfg",
+    "--cap-lints",
+    "-Z",
+    "-A",
+    "-W",
+    "-D",
+    "-U",
+    "-I",
+    "-isystem",
+    "-iquote",
+    "-idirafter",
+    "-include",
+    "-imacros",
+    "-x",
+    "-Xclang",
+    "-Xlinker",
+    "-target",
+    "--target",
+    "-arch",
+    "-s",
+    "--sysroot",
+];
+
+/// Arguments with separate option values joined to their option.
+fn joined(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match it.clone().next() {
+            Some(value) if TAKES_VALUE.contains(&a.as_str()) => {
+                out.push(format!("{a} {value}"));
+                it.next();
+            }
+            _ => out.push(a.clone()),
+        }
+    }
+    out
+}
+
 /// Added and removed arguments; a `-DNAME=…`/`-O…`-style replacement is one difference.
 pub fn arg_differences(old: &[String], new: &[String]) -> Vec<String> {
+    let (old, new) = (&joined(old)[..], &joined(new)[..]);
     let mut removed: Vec<&String> = Vec::new();
     let mut remaining: Vec<&String> = new.iter().collect();
     for a in old {
@@ -382,6 +428,13 @@ mod tests {
         assert_eq!(
             arg_differences(&v(&["-a", "-b"]), &v(&["-b", "-a"])),
             vec!["arguments reordered"]
+        );
+        assert_eq!(
+            arg_differences(
+                &v(&["-C", "opt-level=0", "-C", "panic=abort"]),
+                &v(&["-C", "opt-level=2", "-C", "panic=abort"])
+            ),
+            vec!["new argument -C opt-level=2 (the entry had -C opt-level=0)"]
         );
         assert_eq!(
             crate_of("/t/deps/libfx_core-1234.rlib"),
