@@ -86,7 +86,7 @@ pub fn converse<C: Read + Write>(
     req: &CompileRequest,
     conn: &mut C,
 ) -> Result<(), FrameError> {
-    let mut ctx = match prepare(state, req) {
+    let ctx = match prepare(state, req) {
         Ok(ctx) => ctx,
         Err(Early::Split(commands)) => return send(conn, &Response::Split { commands }),
         Err(Early::Uncacheable(reason, description)) => {
@@ -103,84 +103,7 @@ pub fn converse<C: Read + Write>(
             return sent;
         }
     };
-    let key = ctx.manifest_key;
-
-    // Direct mode.
-    state.wait_for_ingest_of(&key, super::INGEST_WAIT);
-    let manifest = state.index.manifest(&key);
-    if let Some(manifest) = &manifest {
-        for entry in &manifest.entries {
-            let started = std::time::Instant::now();
-            let mismatch = first_mismatch(&ctx, entry);
-            tracing::debug!(
-                "entry check for {} -> {}: {} files, {} absent, {} in {:?}",
-                ctx.inv.source,
-                super::explain::first_output(&ctx.inv),
-                entry.files.len(),
-                entry.absent.len(),
-                match &mismatch {
-                    None => "matched".to_string(),
-                    Some(m) => format!("differs: {m}"),
-                },
-                started.elapsed()
-            );
-            if mismatch.is_some() {
-                continue;
-            }
-            if let Some(done) = try_hit(&mut ctx, conn, &entry.result, false)? {
-                return done;
-            }
-        }
-    }
-
-    // Preprocessor tier: only when this source was compiled before (an edit is likely);
-    // a first-ever compile goes straight to the compiler.
-    let mut pp_key = None;
-    let has_history = manifest.as_ref().is_some_and(|m| !m.entries.is_empty());
-    if state.settings.preprocessor.value
-        && has_history
-        && ctx.inv.language != Language::Preprocessed
-        && !ctx.inv.preprocess_args.is_empty()
-    {
-        send(
-            conn,
-            &Response::RunPreprocessor {
-                args: ctx.inv.preprocess_args.clone(),
-            },
-        )?;
-        match read_frame::<Request>(conn)? {
-            Request::Preprocessed { output_hash, files } => {
-                let pkey = preprocessor_key(&key, &output_hash);
-                if let Some(result) = state.index.preproc(&pkey) {
-                    let record = state.index.result(&result);
-                    let original = manifest
-                        .as_ref()
-                        .and_then(|m| m.entries.iter().find(|e| e.result == result));
-                    if let (Some(record), Some(original)) = (record, original) {
-                        let beyond = beyond_preprocessor(original, &record);
-                        if record.preprocessor_ok && entry_matches(&ctx, &beyond) {
-                            if let Some(done) = try_hit(&mut ctx, conn, &result, true)? {
-                                record_entry_from_files(&ctx, &files, &result, beyond);
-                                return done;
-                            }
-                        }
-                    }
-                }
-                pp_key = Some(pkey);
-            }
-            Request::PreprocessFailed => {}
-            other => {
-                return send(
-                    conn,
-                    &Response::Error {
-                        message: format!("unexpected message {other:?}"),
-                    },
-                )
-            }
-        }
-    }
-
-    miss(&mut ctx, conn, pp_key)
+    serve(state, ctx, conn)
 }
 
 /// Everything up to the manifest key: parse, identify the compiler, hash what the key
@@ -350,6 +273,92 @@ pub(super) fn prepare<'a>(
         start_ns,
         relocation,
     })
+}
+
+/// Direct mode, then the preprocessor tier, then the miss, for a prepared compile.
+fn serve<C: Read + Write>(
+    state: &Arc<DaemonState>,
+    mut ctx: Ctx,
+    conn: &mut C,
+) -> Result<(), FrameError> {
+    let key = ctx.manifest_key;
+
+    // Direct mode.
+    state.wait_for_ingest_of(&key, super::INGEST_WAIT);
+    let manifest = state.index.manifest(&key);
+    if let Some(manifest) = &manifest {
+        for entry in &manifest.entries {
+            let started = std::time::Instant::now();
+            let mismatch = first_mismatch(&ctx, entry);
+            tracing::debug!(
+                "entry check for {} -> {}: {} files, {} absent, {} in {:?}",
+                ctx.inv.source,
+                super::explain::first_output(&ctx.inv),
+                entry.files.len(),
+                entry.absent.len(),
+                match &mismatch {
+                    None => "matched".to_string(),
+                    Some(m) => format!("differs: {m}"),
+                },
+                started.elapsed()
+            );
+            if mismatch.is_some() {
+                continue;
+            }
+            if let Some(done) = try_hit(&mut ctx, conn, &entry.result, false)? {
+                return done;
+            }
+        }
+    }
+
+    // Preprocessor tier: only when this source was compiled before (an edit is likely);
+    // a first-ever compile goes straight to the compiler.
+    let mut pp_key = None;
+    let has_history = manifest.as_ref().is_some_and(|m| !m.entries.is_empty());
+    if state.settings.preprocessor.value
+        && has_history
+        && ctx.inv.language != Language::Preprocessed
+        && !ctx.inv.preprocess_args.is_empty()
+    {
+        send(
+            conn,
+            &Response::RunPreprocessor {
+                args: ctx.inv.preprocess_args.clone(),
+            },
+        )?;
+        match read_frame::<Request>(conn)? {
+            Request::Preprocessed { output_hash, files } => {
+                let pkey = preprocessor_key(&key, &output_hash);
+                if let Some(result) = state.index.preproc(&pkey) {
+                    let record = state.index.result(&result);
+                    let original = manifest
+                        .as_ref()
+                        .and_then(|m| m.entries.iter().find(|e| e.result == result));
+                    if let (Some(record), Some(original)) = (record, original) {
+                        let beyond = beyond_preprocessor(original, &record);
+                        if record.preprocessor_ok && entry_matches(&ctx, &beyond) {
+                            if let Some(done) = try_hit(&mut ctx, conn, &result, true)? {
+                                record_entry_from_files(&ctx, &files, &result, beyond);
+                                return done;
+                            }
+                        }
+                    }
+                }
+                pp_key = Some(pkey);
+            }
+            Request::PreprocessFailed => {}
+            other => {
+                return send(
+                    conn,
+                    &Response::Error {
+                        message: format!("unexpected message {other:?}"),
+                    },
+                )
+            }
+        }
+    }
+
+    miss(&mut ctx, conn, pp_key)
 }
 
 /// Whether rustc compiles are keyed by their working dir: the build's own
