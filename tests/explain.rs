@@ -487,3 +487,32 @@ fn explain_works_for_emcc() {
     assert_eq!(result, "miss");
     assert_eq!(causes, vec!["new argument -O2 (the entry had -O1)"]);
 }
+
+#[test]
+fn explain_sees_a_comment_only_edit_hit_through_the_preprocessor() {
+    let cache = TestCache::new();
+    require_tool("gcc");
+    cache.write("include/config.h", "#define LIMIT 10\n");
+    cache.write("main.c", "#include \"config.h\"\nint limit = LIMIT;\n");
+    let cmd = ["gcc", "-Iinclude", "-c", "main.c", "-o", "main.o"];
+    compile(&cache, &cmd);
+    // A real edit compiled with history goes through the preprocessor tier, which records
+    // the preprocessed form of this version (no waiting for the background backfill).
+    cache.write("include/config.h", "#define LIMIT 11\n");
+    compile(&cache, &cmd);
+    cache.write("include/config.h", "/* a comment */\n#define LIMIT 11\n");
+    let before = snapshot(&cache.work);
+    let (result, causes) = explain(&cache, &cmd);
+    assert_eq!(result, "hit", "{causes:?}");
+    assert_eq!(
+        causes,
+        vec!["through the preprocessor tier: include/config.h changed, but the preprocessed source is the same"]
+    );
+    assert_eq!(snapshot(&cache.work), before, "explain must write nothing");
+    compile(&cache, &cmd);
+    assert_eq!(
+        cache.stat("preprocessor_hits"),
+        1,
+        "the compile agrees with explain"
+    );
+}

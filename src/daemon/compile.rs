@@ -636,7 +636,7 @@ pub(super) fn include_search(ctx: &Ctx) -> (Vec<String>, Vec<String>) {
 /// What an entry depends on beyond the `-E` output (the toolchain executables it ran, the
 /// variables it read, the paths it found absent): the preprocessor tier may only reuse its
 /// result while all of that still holds.
-fn beyond_preprocessor(entry: &ManifestEntry, record: &ResultRecord) -> ManifestEntry {
+pub(super) fn beyond_preprocessor(entry: &ManifestEntry, record: &ResultRecord) -> ManifestEntry {
     let headers: std::collections::HashSet<String> =
         record.deps.iter().map(|t| depfile::unescape(t)).collect();
     ManifestEntry {

@@ -3,7 +3,7 @@
 //! `zccache explain` (a dry run) and for the miss journal. Everything here runs on the miss
 //! path after the wrapper was answered, or for `explain`: never on a hit.
 
-use super::compile::{first_mismatch, hit_plan, prepare, Ctx, Early};
+use super::compile::{beyond_preprocessor, first_mismatch, hit_plan, prepare, Ctx, Early};
 use super::journal::{self, Journal, Kind, Record};
 use super::key_parts::{source_id, KeyParts, KeyPartsStore};
 use super::state::DaemonState;
@@ -11,7 +11,7 @@ use crate::ipc::{CompileRequest, ExplainReport, MissReport};
 use crate::store::records::{AbsentGroup, Manifest, ManifestEntry};
 use std::path::Path;
 use std::sync::Arc;
-use zccache_integrations::{detect_family, Family, Invocation};
+use zccache_integrations::{detect_family, Family, Invocation, Language};
 
 /// The first difference between a manifest entry and the current state.
 #[derive(Debug, Clone, Copy)]
@@ -379,10 +379,22 @@ pub fn explain(state: &Arc<DaemonState>, req: &CompileRequest) -> ExplainReport 
             }
         }
     }
-    let causes: Vec<String> = diagnose(&ctx, manifest.as_deref())
-        .iter()
-        .map(Cause::full)
-        .collect();
+    let diagnosis = diagnose(&ctx, manifest.as_deref());
+    if manifest
+        .as_deref()
+        .is_some_and(|m| preprocessor_tier_hits(&ctx, m))
+    {
+        let changed = diagnosis
+            .first()
+            .map_or_else(|| "the headers changed".to_string(), |c| c.summary.clone());
+        return ExplainReport {
+            result: "hit".to_string(),
+            causes: vec![format!(
+                "through the preprocessor tier: {changed}, but the preprocessed source is the same"
+            )],
+        };
+    }
+    let causes: Vec<String> = diagnosis.iter().map(Cause::full).collect();
     tracing::debug!(
         "explain {} -> {}: miss, {causes:?}",
         ctx.inv.source,
@@ -392,6 +404,48 @@ pub fn explain(state: &Arc<DaemonState>, req: &CompileRequest) -> ExplainReport 
         result: "miss".to_string(),
         causes,
     }
+}
+
+/// Whether the preprocessor tier would serve this compile: runs the preprocessor (`-E` to a
+/// pipe, so nothing is written) and looks its output up as a compile would.
+fn preprocessor_tier_hits(ctx: &Ctx, manifest: &Manifest) -> bool {
+    let state = ctx.state;
+    if !state.settings.preprocessor.value
+        || manifest.entries.is_empty()
+        || ctx.inv.language == Language::Preprocessed
+        || ctx.inv.preprocess_args.is_empty()
+    {
+        return false;
+    }
+    let out = std::process::Command::new(&ctx.req.compiler)
+        .args(&ctx.inv.preprocess_args)
+        .current_dir(ctx.cwd)
+        .env_clear()
+        .envs(ctx.req.env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    let Ok(out) = out.inspect_err(|e| tracing::debug!("explain: cannot preprocess: {e}")) else {
+        return false;
+    };
+    if !out.status.success() {
+        return false;
+    }
+    let pkey =
+        super::keys::preprocessor_key(&ctx.manifest_key, blake3::hash(&out.stdout).as_bytes());
+    let Some(result) = state.index.preproc(&pkey) else {
+        return false;
+    };
+    let (Some(record), Some(original)) = (
+        state.index.result(&result),
+        manifest.entries.iter().find(|e| e.result == result),
+    ) else {
+        return false;
+    };
+    let beyond = beyond_preprocessor(original, &record);
+    record.preprocessor_ok
+        && first_mismatch(ctx, &beyond).is_none()
+        && hit_plan(ctx, &record).is_some()
 }
 
 #[cfg(test)]
