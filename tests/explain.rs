@@ -516,3 +516,21 @@ fn explain_sees_a_comment_only_edit_hit_through_the_preprocessor() {
         "the compile agrees with explain"
     );
 }
+
+#[test]
+fn causes_survive_a_daemon_restart() {
+    require_tool("gcc");
+    let cache = TestCache::new();
+    cache.write("main.c", "int main(void) { return FOO; }\n");
+    compile(&cache, &["gcc", "-DFOO=1", "-c", "main.c", "-o", "main.o"]);
+    assert_ok(&cache.run(&["stop"], None), "zccache stop");
+    let (result, causes) = explain(&cache, &["gcc", "-DFOO=3", "-c", "main.c", "-o", "main.o"]);
+    assert_eq!(result, "miss");
+    assert_eq!(causes, vec!["new argument -DFOO=3 (the entry had -DFOO=1)"]);
+    let groups = misses(&cache);
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(
+        groups[0].0,
+        "no entry for this source and arguments (first compile)"
+    );
+}
