@@ -58,6 +58,9 @@ pub struct Settings {
     /// Add `-ffile-prefix-map=<root>=.` to C-family compiles (`ZCCACHE_PATH_REMAP`, default
     /// off), so outputs that would name their checkout (debug info, `__FILE__`) share too.
     pub path_remap: Setting<bool>,
+    /// Most misses kept in the miss journal for `zccache misses` (`ZCCACHE_MISS_JOURNAL`,
+    /// default 10000; 0 keeps none).
+    pub miss_journal: Setting<usize>,
 }
 
 /// The variable behind [`Settings::verify`]; also honoured per compile, from the build's
@@ -121,6 +124,7 @@ struct FileConfig {
     verify: Option<toml::Value>,
     base_dir: Option<toml::Value>,
     path_remap: Option<bool>,
+    miss_journal: Option<usize>,
 }
 
 /// Default cache root: the user's cache dir (`~/.cache/zccache`), found via the passwd entry
@@ -229,6 +233,10 @@ impl Settings {
                 value: false,
                 source: Source::Default,
             },
+            miss_journal: Setting {
+                value: 10_000,
+                source: Source::Default,
+            },
         };
         // A dir given only in the user-level config file is honoured when the env has none.
         if settings.dir.source == Source::Default {
@@ -320,6 +328,12 @@ impl Settings {
                 source: from_file(()),
             };
         }
+        if let Some(v) = file_cfg.miss_journal {
+            settings.miss_journal = Setting {
+                value: v,
+                source: from_file(()),
+            };
+        }
 
         if let Some(text) = env("ZCCACHE_MAXSIZE").filter(|t| !t.is_empty()) {
             settings.max_size = Setting {
@@ -387,6 +401,16 @@ impl Settings {
                 source: Source::Env(PATH_REMAP_ENV),
             };
         }
+        if let Some(text) = env("ZCCACHE_MISS_JOURNAL").filter(|t| !t.is_empty()) {
+            settings.miss_journal = Setting {
+                value: text.trim().parse().map_err(|_| ConfigError::Invalid {
+                    key: "ZCCACHE_MISS_JOURNAL".into(),
+                    value: text.clone(),
+                    why: "expected a number of records (0: keep none)".into(),
+                })?,
+                source: Source::Env("ZCCACHE_MISS_JOURNAL"),
+            };
+        }
         Ok(settings)
     }
 
@@ -446,6 +470,11 @@ impl Settings {
                 "path_remap".into(),
                 self.path_remap.value.to_string(),
                 self.path_remap.source.to_string(),
+            ),
+            (
+                "miss_journal".into(),
+                format!("{} records", self.miss_journal.value),
+                self.miss_journal.source.to_string(),
             ),
         ]
     }

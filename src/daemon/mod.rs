@@ -7,6 +7,9 @@ pub mod accesses;
 pub mod backfill;
 pub mod compile;
 pub mod compiler_id;
+pub mod explain;
+pub mod journal;
+pub mod key_parts;
 pub mod keys;
 pub mod learn;
 pub mod pathmap;
@@ -93,6 +96,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         hashes: HashCache::new(),
         compilers: compiler_id::CompilerCache::new(),
         stats: stats::Stats::default(),
+        misses: explain::MissRecords::new(&layout.root, settings.miss_journal.value),
         started: Instant::now(),
         active: Default::default(),
         last_activity: Mutex::new(Instant::now()),
@@ -200,12 +204,17 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
         .spawn(move || {
             let idle = Duration::from_secs(state.settings.idle_timeout.value.max(1));
             let mut saved_generation = state.stats.generation.load(Ordering::Relaxed);
+            let mut ticks: u64 = 0;
             loop {
                 std::thread::sleep(Duration::from_millis(500));
                 let generation = state.stats.generation.load(Ordering::Relaxed);
                 if generation != saved_generation {
                     state.index.save_stats(state.stats.to_pairs());
                     saved_generation = generation;
+                }
+                ticks += 1;
+                if ticks.is_multiple_of(KEY_PARTS_SAVE_TICKS) {
+                    state.misses.key_parts.save_if_dirty();
                 }
                 let last = state
                     .last_activity
@@ -221,6 +230,9 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
         });
 }
 
+/// Housekeeping ticks (of 500 ms) between saves of the key parts `explain` compares against.
+const KEY_PARTS_SAVE_TICKS: u64 = 60;
+
 /// Longest a stats/clear/stop request waits for answered misses to be stored.
 pub const INGEST_WAIT: Duration = Duration::from_secs(30);
 
@@ -230,6 +242,7 @@ pub fn shutdown(state: &DaemonState) -> ! {
     let _ = std::fs::remove_file(state.layout.socket());
     let _ = std::fs::remove_file(state.layout.pid_file());
     state.index.save_stats(state.stats.to_pairs());
+    state.misses.key_parts.save_if_dirty();
     state.index.close();
     std::process::exit(0);
 }

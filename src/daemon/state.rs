@@ -19,6 +19,8 @@ pub struct DaemonState {
     pub hashes: HashCache,
     pub compilers: CompilerCache,
     pub stats: Stats,
+    /// The miss journal and what `explain` compares a miss against.
+    pub misses: super::explain::MissRecords,
     pub started: Instant,
     /// Connections being served right now.
     pub active: AtomicUsize,
