@@ -325,6 +325,24 @@ fn print_stats(s: &StatsSnapshot) {
         println!("  unreproducible       {:>10}", s.verify_unreproducible);
         println!("  skipped              {:>10}", s.verify_skipped);
     }
+    if !s.remotes.is_empty() {
+        println!("remote");
+        for remote in &s.remotes {
+            println!("  {remote}");
+        }
+        println!("  hits                 {:>10}", s.remote_hits);
+        println!("  misses               {:>10}", s.remote_misses);
+        println!("  errors               {:>10}", s.remote_errors);
+        println!("  timeouts             {:>10}", s.remote_timeouts);
+        println!("  uploads              {:>10}", s.remote_uploads);
+        println!("  uploads dropped      {:>10}", s.remote_uploads_dropped);
+        println!("  bad signatures       {:>10}", s.remote_bad_signatures);
+        println!(
+            "  downloaded           {:>10}",
+            human_bytes(s.remote_bytes_down)
+        );
+        println!("  uploaded             {:>10}", human_bytes(s.remote_bytes_up));
+    }
     println!("entries                {:>10}", s.entries);
     println!(
         "cache size             {:>10}  (max {})",

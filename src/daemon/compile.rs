@@ -311,6 +311,11 @@ fn serve<C: Read + Write>(
         }
     }
 
+    // A remote entry whose inputs match this build's files.
+    if let Some(done) = super::remote::try_remote(&mut ctx, conn)? {
+        return done;
+    }
+
     // Preprocessor tier: only when this source was compiled before (an edit is likely);
     // a first-ever compile goes straight to the compiler.
     let mut pp_key = None;
@@ -407,7 +412,7 @@ impl Ctx<'_> {
 /// Whether every file of `entry` still has its recorded hash, every listed directory its
 /// names, every probed path is still absent and every environment variable it read still has
 /// its value.
-fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
+pub(super) fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
     first_mismatch(ctx, entry).is_none()
 }
 
@@ -454,7 +459,7 @@ pub(super) fn first_mismatch<'e>(ctx: &Ctx, entry: &'e ManifestEntry) -> Option<
 
 /// Sends a hit for `result` if every blob is present; returns Some(outcome) when the
 /// conversation ended (hit served), None to keep looking.
-fn try_hit<C: Read + Write>(
+pub(super) fn try_hit<C: Read + Write>(
     ctx: &mut Ctx,
     conn: &mut C,
     result_key: &Digest,
@@ -900,11 +905,13 @@ fn ingest(
         .manifest(&ctx.manifest_key)
         .map(|m| (*m).clone())
         .unwrap_or_default();
-    manifest.push_front(ManifestEntry {
+    let stored_entry = ManifestEntry {
         result: rkey,
         ..entry
-    });
+    };
+    manifest.push_front(stored_entry.clone());
     state.index.put_manifest(ctx.manifest_key, manifest);
+    super::remote::upload_stored(ctx, rkey, &stored_entry, &record);
     match pp_key {
         Some(pkey) if preprocessor_ok => state.index.put_preproc(pkey, rkey),
         Some(_) => {}

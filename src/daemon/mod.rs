@@ -15,6 +15,7 @@ pub mod learn;
 pub mod pathmap;
 pub mod recorder;
 pub mod relocate;
+pub mod remote;
 pub mod rustup;
 pub mod session;
 pub mod shadowing;
@@ -88,6 +89,17 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
 
     let blobs = Arc::new(BlobStore::open(&layout.blobs(), &layout.tmp())?);
     let index = Index::open(&layout.index_db(), blobs.clone(), settings.max_size.value)?;
+    let stats = stats::Stats::default();
+    let remote = crate::store::remote::RemoteTier::new(
+        &crate::store::remote::RemoteConfig {
+            urls: settings.remote.value.clone(),
+            read_only: settings.remote_read_only.value,
+            secret: settings.remote_key.value.clone(),
+            header: settings.remote_header.value.clone(),
+            max_lookup: Duration::from_millis(settings.remote_timeout_ms.value),
+        },
+        stats.remote.clone(),
+    );
     let state = Arc::new(DaemonState {
         settings: settings.clone(),
         layout: layout.clone(),
@@ -95,7 +107,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         index,
         hashes: HashCache::new(),
         compilers: compiler_id::CompilerCache::new(),
-        stats: stats::Stats::default(),
+        stats,
         misses: explain::MissRecords::new(&layout.root, settings.miss_journal.value),
         started: Instant::now(),
         active: Default::default(),
@@ -110,6 +122,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
                 None
             }
         },
+        remote,
     });
     let _ = state
         .backfill
@@ -236,10 +249,19 @@ const KEY_PARTS_SAVE_TICKS: u64 = 60;
 /// Longest a stats/clear/stop request waits for answered misses to be stored.
 pub const INGEST_WAIT: Duration = Duration::from_secs(30);
 
+/// Longest `zccache stats` waits for queued remote uploads (so a build's uploads show).
+pub const STATS_UPLOAD_WAIT: Duration = Duration::from_secs(3);
+
+/// Longest stop / idle exit waits for queued remote uploads.
+pub const REMOTE_FLUSH: Duration = Duration::from_secs(10);
+
 /// Stops serving: removes the socket, persists everything, exits the process.
 pub fn shutdown(state: &DaemonState) -> ! {
     state.wait_for_ingests(INGEST_WAIT);
     let _ = std::fs::remove_file(state.layout.socket());
+    if let Some(remote) = &state.remote {
+        remote.flush(REMOTE_FLUSH);
+    }
     let _ = std::fs::remove_file(state.layout.pid_file());
     state.index.save_stats(state.stats.to_pairs());
     state.misses.key_parts.save_if_dirty();

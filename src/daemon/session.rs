@@ -83,6 +83,9 @@ fn handle(state: &Arc<DaemonState>, conn: &mut Stream) -> Result<(), FrameError>
         }
         Request::Stats => {
             state.wait_for_ingests(super::INGEST_WAIT);
+            if let Some(remote) = &state.remote {
+                remote.flush(super::STATS_UPLOAD_WAIT);
+            }
             write_frame(conn, &Response::Stats(state.snapshot()))
         }
         Request::ZeroStats => {

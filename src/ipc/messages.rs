@@ -226,6 +226,20 @@ pub struct StatsSnapshot {
     pub verify_unreproducible: u64,
     /// Sampled hits that could not be re-compiled (sources gone, verifier busy…).
     pub verify_skipped: u64,
+    /// Remote tier: compiles served from a remote (also counted in `hits`), local misses
+    /// the remotes could not serve, failed and timed-out calls, uploads done and dropped,
+    /// bytes moved, entries ignored for a missing or wrong signature.
+    pub remote_hits: u64,
+    pub remote_misses: u64,
+    pub remote_errors: u64,
+    pub remote_timeouts: u64,
+    pub remote_uploads: u64,
+    pub remote_uploads_dropped: u64,
+    pub remote_bytes_down: u64,
+    pub remote_bytes_up: u64,
+    pub remote_bad_signatures: u64,
+    /// The configured remotes (credentials removed) with their state; empty when none.
+    pub remotes: Vec<String>,
     pub reasons: BTreeMap<String, u64>,
     /// The same counters per compiler family (`gcc`, `clang`, `rustc`, `emcc`).
     pub families: BTreeMap<String, FamilySnapshot>,
