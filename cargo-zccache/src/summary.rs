@@ -13,6 +13,8 @@ pub struct Counters {
     pub uncacheable: u64,
     pub errors: u64,
     pub time_saved_ms: u64,
+    /// Hits served from a remote cache (also counted in `hits`; top level only).
+    pub remote_hits: u64,
     pub reasons: BTreeMap<String, u64>,
 }
 
@@ -38,6 +40,7 @@ impl Counters {
             uncacheable: num(v, "uncacheable"),
             errors: num(v, "errors"),
             time_saved_ms: num(v, "time_saved_ms"),
+            remote_hits: num(v, "remote_hits"),
             reasons,
         }
     }
@@ -62,6 +65,7 @@ impl Counters {
             uncacheable: self.uncacheable.saturating_sub(before.uncacheable),
             errors: self.errors.saturating_sub(before.errors),
             time_saved_ms: self.time_saved_ms.saturating_sub(before.time_saved_ms),
+            remote_hits: self.remote_hits.saturating_sub(before.remote_hits),
             reasons,
         }
     }
@@ -72,6 +76,7 @@ impl Counters {
         self.uncacheable += o.uncacheable;
         self.errors += o.errors;
         self.time_saved_ms += o.time_saved_ms;
+        self.remote_hits += o.remote_hits;
         for (k, v) in &o.reasons {
             *self.reasons.entry(k.clone()).or_default() += v;
         }
@@ -85,6 +90,7 @@ impl Counters {
             "uncacheable": self.uncacheable,
             "errors": self.errors,
             "time_saved_ms": self.time_saved_ms,
+            "remote_hits": self.remote_hits,
             "reasons": self.reasons,
         })
     }
@@ -271,6 +277,12 @@ pub fn to_text(d: &Delta, cx: &Context) -> String {
                         .into(),
                 );
             }
+        }
+        if d.total.remote_hits > 0 {
+            out.push(format!(
+                "  {} of the hits came from the remote cache",
+                d.total.remote_hits
+            ));
         }
         let cacheable = d.total.hits + d.total.misses;
         if cacheable > 0 {
