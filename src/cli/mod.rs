@@ -341,7 +341,10 @@ fn print_stats(s: &StatsSnapshot) {
             "  downloaded           {:>10}",
             human_bytes(s.remote_bytes_down)
         );
-        println!("  uploaded             {:>10}", human_bytes(s.remote_bytes_up));
+        println!(
+            "  uploaded             {:>10}",
+            human_bytes(s.remote_bytes_up)
+        );
     }
     println!("entries                {:>10}", s.entries);
     println!(

@@ -270,8 +270,10 @@ impl Stats {
                 "verify_unreproducible" => &self.verify_unreproducible,
                 "verify_skipped" => &self.verify_skipped,
                 other if other.starts_with("remote_") => {
-                    if let Some((_, c)) =
-                        self.remote_counters().into_iter().find(|(n, _)| *n == other)
+                    if let Some((_, c)) = self
+                        .remote_counters()
+                        .into_iter()
+                        .find(|(n, _)| *n == other)
                     {
                         c.store(v, Ordering::Relaxed);
                     }

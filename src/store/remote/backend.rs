@@ -45,11 +45,21 @@ pub trait Backend: Send + Sync {
     /// The URL with credentials removed, for logs and `zccache stats`.
     fn describe(&self) -> &str;
     /// The value under `key`, or None when absent.
-    fn get(&self, kind: Kind, key: &str, size: u64, deadline: Duration)
-        -> Result<Option<Vec<u8>>, RemoteError>;
+    fn get(
+        &self,
+        kind: Kind,
+        key: &str,
+        size: u64,
+        deadline: Duration,
+    ) -> Result<Option<Vec<u8>>, RemoteError>;
     /// Stores `bytes` under `key`.
-    fn put(&self, kind: Kind, key: &str, bytes: &[u8], deadline: Duration)
-        -> Result<(), RemoteError>;
+    fn put(
+        &self,
+        kind: Kind,
+        key: &str,
+        bytes: &[u8],
+        deadline: Duration,
+    ) -> Result<(), RemoteError>;
     /// Which of these CAS blobs (`(key, size)`) the engine lacks.
     fn missing(
         &self,

@@ -81,7 +81,10 @@ impl Breaker {
             None => "ok".into(),
             Some(until) => {
                 let left = until.saturating_duration_since(Instant::now());
-                format!("switched off after errors (next probe in {}s)", left.as_secs())
+                format!(
+                    "switched off after errors (next probe in {}s)",
+                    left.as_secs()
+                )
             }
         }
     }

@@ -292,7 +292,11 @@ impl RemoteTier {
             };
             let mut outputs = Vec::new();
             for (role, blob, _) in &refs.outputs {
-                let Some(mode) = meta.outputs.iter().find(|(r, _)| r == role).map(|(_, m)| *m)
+                let Some(mode) = meta
+                    .outputs
+                    .iter()
+                    .find(|(r, _)| r == role)
+                    .map(|(_, m)| *m)
                 else {
                     continue 'engines;
                 };

@@ -158,7 +158,11 @@ impl ReapiBackend {
         loop {
             let end = (offset + CHUNK).min(total);
             requests.push(bs::WriteRequest {
-                resource_name: if offset == 0 { name.clone() } else { String::new() },
+                resource_name: if offset == 0 {
+                    name.clone()
+                } else {
+                    String::new()
+                },
                 write_offset: offset as i64,
                 finish_write: end == total,
                 data: bytes[offset..end].to_vec(),
@@ -223,7 +227,9 @@ impl Backend for ReapiBackend {
                     match one.status.map(|s| s.code).unwrap_or(0) {
                         0 => Ok(Some(one.data)),
                         5 => Ok(None), // NOT_FOUND
-                        code => Err(RemoteError::Failed(format!("BatchReadBlobs: status {code}"))),
+                        code => Err(RemoteError::Failed(format!(
+                            "BatchReadBlobs: status {code}"
+                        ))),
                     }
                 }
             }

@@ -94,9 +94,8 @@ impl Backend for RedisBackend {
         _size: u64,
         deadline: Duration,
     ) -> Result<Option<Vec<u8>>, RemoteError> {
-        let value: Option<Vec<u8>> = self.with_conn(deadline, |c| {
-            redis::cmd("GET").arg(key(kind, k)).query(c)
-        })?;
+        let value: Option<Vec<u8>> =
+            self.with_conn(deadline, |c| redis::cmd("GET").arg(key(kind, k)).query(c))?;
         value.map(|v| decompress(&v)).transpose()
     }
 
@@ -109,7 +108,10 @@ impl Backend for RedisBackend {
     ) -> Result<(), RemoteError> {
         let packed = compress(bytes)?;
         self.with_conn(deadline, |c| {
-            redis::cmd("SET").arg(key(kind, k)).arg(packed).query::<()>(c)
+            redis::cmd("SET")
+                .arg(key(kind, k))
+                .arg(packed)
+                .query::<()>(c)
         })
     }
 

@@ -127,7 +127,12 @@ impl S3Backend {
 
 /// First line of an object_store error, which never holds the secret key.
 fn short(text: &str) -> String {
-    text.lines().next().unwrap_or("").chars().take(200).collect()
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
 }
 
 fn failed(e: object_store::Error) -> RemoteError {

@@ -115,7 +115,11 @@ fn deadline_for(bytes: u64) -> Duration {
 }
 
 /// Sends `job` to one engine; returns the bytes uploaded.
-pub(super) fn send(tier: &RemoteTier, backend: &dyn Backend, job: &Job) -> Result<u64, RemoteError> {
+pub(super) fn send(
+    tier: &RemoteTier,
+    backend: &dyn Backend,
+    job: &Job,
+) -> Result<u64, RemoteError> {
     let started = Instant::now();
     let secret = tier.secret.as_deref();
     let mut blobs: Vec<(BlobRef, Vec<u8>)> = Vec::new();
@@ -156,7 +160,10 @@ pub(super) fn send(tier: &RemoteTier, backend: &dyn Backend, job: &Job) -> Resul
 
     let total: u64 = blobs.iter().map(|(b, _)| b.size).sum();
     let deadline = deadline_for(total);
-    let mut unique: Vec<(String, u64)> = blobs.iter().map(|(b, _)| (b.hash.clone(), b.size)).collect();
+    let mut unique: Vec<(String, u64)> = blobs
+        .iter()
+        .map(|(b, _)| (b.hash.clone(), b.size))
+        .collect();
     unique.sort();
     unique.dedup();
     let missing: HashSet<String> = backend
@@ -189,9 +196,13 @@ pub(super) fn send(tier: &RemoteTier, backend: &dyn Backend, job: &Job) -> Resul
 
 fn remote_manifest(backend: &dyn Backend, ac_key: &str, secret: Option<&[u8]>) -> Option<Manifest> {
     let deadline = Duration::from_secs(5);
-    let value = backend.get(Kind::Ac, ac_key, entry::ACTION_SIZE, deadline).ok()??;
+    let value = backend
+        .get(Kind::Ac, ac_key, entry::ACTION_SIZE, deadline)
+        .ok()??;
     let blob = entry::decode_manifest(&value, ac_key, secret).ok()?;
-    let bytes = backend.get(Kind::Cas, &blob.hash, blob.size, deadline).ok()??;
+    let bytes = backend
+        .get(Kind::Cas, &blob.hash, blob.size, deadline)
+        .ok()??;
     (entry::sha256_hex(&bytes) == blob.hash).then_some(())?;
     entry::decode_manifest_blob(&bytes)
 }

@@ -84,7 +84,13 @@ mod tests {
             "https://***@cache.example/pre"
         );
         assert_eq!(redact("http://h/p"), "http://h/p");
-        assert!(!scheme("ftp://u:topsecret@h").unwrap_err().to_string().contains("topsecret"));
-        assert_eq!(redact_header("Authorization: Bearer xyz"), "Authorization: ***");
+        assert!(!scheme("ftp://u:topsecret@h")
+            .unwrap_err()
+            .to_string()
+            .contains("topsecret"));
+        assert_eq!(
+            redact_header("Authorization: Bearer xyz"),
+            "Authorization: ***"
+        );
     }
 }
