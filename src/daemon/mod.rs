@@ -7,6 +7,9 @@ pub mod accesses;
 pub mod backfill;
 pub mod compile;
 pub mod compiler_id;
+pub mod explain;
+pub mod journal;
+pub mod key_parts;
 pub mod keys;
 pub mod large_outputs;
 pub mod learn;
@@ -16,6 +19,7 @@ pub mod owners;
 pub mod pathmap;
 pub mod recorder;
 pub mod relocate;
+pub mod remote;
 pub mod rustup;
 pub mod session;
 pub mod shadowing;
@@ -138,6 +142,17 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         layout.index_db()
     };
     let index = Index::open(&index_path, blobs.clone(), settings.max_size.value)?;
+    let stats = stats::Stats::default();
+    let remote = crate::store::remote::RemoteTier::new(
+        &crate::store::remote::RemoteConfig {
+            urls: settings.remote.value.clone(),
+            read_only: settings.remote_read_only.value,
+            secret: settings.remote_key.value.clone(),
+            header: settings.remote_header.value.clone(),
+            max_lookup: Duration::from_millis(settings.remote_timeout_ms.value),
+        },
+        stats.remote.clone(),
+    );
     let state = Arc::new(DaemonState {
         settings: settings.clone(),
         layout: layout.clone(),
@@ -145,7 +160,8 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         index,
         hashes: HashCache::new(),
         compilers: compiler_id::CompilerCache::new(),
-        stats: stats::Stats::default(),
+        stats,
+        misses: explain::MissRecords::new(&layout.store, settings.miss_journal.value),
         started: Instant::now(),
         active: Default::default(),
         last_activity: Mutex::new(Instant::now()),
@@ -159,6 +175,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
                 None
             }
         },
+        remote,
         owners: owners::Owners::default(),
     });
     let _ = state
@@ -273,6 +290,9 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
                     saved_generation = generation;
                 }
                 ticks += 1;
+                if ticks.is_multiple_of(KEY_PARTS_SAVE_TICKS) {
+                    state.misses.key_parts.save_if_dirty();
+                }
                 if ticks.is_multiple_of(10) {
                     memory::enforce(&state);
                 }
@@ -294,8 +314,17 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
         });
 }
 
+/// Housekeeping ticks (of 200 ms) between saves of the key parts `explain` compares against.
+const KEY_PARTS_SAVE_TICKS: u64 = 150;
+
 /// Longest a stats/clear/stop request waits for answered misses to be stored.
 pub const INGEST_WAIT: Duration = Duration::from_secs(30);
+
+/// Longest `zccache stats` waits for queued remote uploads (so a build's uploads show).
+pub const STATS_UPLOAD_WAIT: Duration = Duration::from_secs(3);
+
+/// Longest stop / idle exit waits for queued remote uploads.
+pub const REMOTE_FLUSH: Duration = Duration::from_secs(10);
 
 /// Longest shutdown waits for conversations in flight (a compile that already connected)
 /// to end before exiting; they fall back to an uncached compile if cut.
@@ -303,8 +332,8 @@ pub const DRAIN_WAIT: Duration = Duration::from_secs(10);
 
 /// Stops serving and exits the process: removes the socket first (a compile arriving now
 /// starts the next daemon once this one has exited), lets conversations in flight finish
-/// (bounded), stores answered misses, persists everything, logs why, exits. Only the first
-/// caller proceeds; any other parks until the process is gone.
+/// (bounded), stores answered misses, flushes remote uploads, persists everything, logs why,
+/// exits. Only the first caller proceeds; any other parks until the process is gone.
 pub fn shutdown(state: &DaemonState, reason: lifecycle::ExitReason) -> ! {
     static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if SHUTTING_DOWN.swap(true, Ordering::SeqCst) {
@@ -321,7 +350,11 @@ pub fn shutdown(state: &DaemonState, reason: lifecycle::ExitReason) -> ! {
         std::thread::sleep(Duration::from_millis(2));
     }
     state.wait_for_ingests(INGEST_WAIT);
+    if let Some(remote) = &state.remote {
+        remote.flush(REMOTE_FLUSH);
+    }
     state.index.save_stats(state.stats.to_pairs());
+    state.misses.key_parts.save_if_dirty();
     state.index.close();
     if !state.layout.read_only {
         // Within the memory budget already; the next daemon starts with these hashes.
