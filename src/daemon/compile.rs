@@ -384,11 +384,11 @@ fn try_hit<C: Read + Write>(
     if preprocessor {
         state
             .stats
-            .preprocessor_hit(ctx.inv.family.name(), record.compile_ms);
+            .preprocessor_hit(ctx.inv.stats_family(), record.compile_ms);
     } else {
         state
             .stats
-            .direct_hit(ctx.inv.family.name(), record.compile_ms);
+            .direct_hit(ctx.inv.stats_family(), record.compile_ms);
     }
     let t_send = std::time::Instant::now();
     send(conn, &Response::Hit(plan))?;
@@ -420,7 +420,7 @@ fn try_hit<C: Read + Write>(
             tracing::warn!("cached result could not be restored ({reason}); recompiling");
             state
                 .stats
-                .undo_hit(ctx.inv.family.name(), preprocessor, record.compile_ms);
+                .undo_hit(ctx.inv.stats_family(), preprocessor, record.compile_ms);
             state.stats.error("restore_failed");
             for out in &record.outputs {
                 state.blobs.remove(&out.blob);
@@ -647,7 +647,7 @@ fn miss<C: Read + Write>(
     if store.exit_code != 0 {
         ctx.state
             .stats
-            .uncacheable(ctx.inv.family.name(), Uncacheable::CompileFailed.name());
+            .uncacheable(ctx.inv.stats_family(), Uncacheable::CompileFailed.name());
         return send(
             conn,
             &Response::Stored {
@@ -683,13 +683,13 @@ fn miss<C: Read + Write>(
         t_ingest.elapsed()
     );
     match ingested {
-        Ok(_) => ctx.state.stats.miss(ctx.inv.family.name()),
+        Ok(_) => ctx.state.stats.miss(ctx.inv.stats_family()),
         Err(IngestError::Uncacheable(reason)) => {
-            ctx.state.stats.uncacheable(ctx.inv.family.name(), reason)
+            ctx.state.stats.uncacheable(ctx.inv.stats_family(), reason)
         }
         Err(IngestError::Failed(why)) => {
             tracing::warn!("could not store result: {why}");
-            ctx.state.stats.miss(ctx.inv.family.name());
+            ctx.state.stats.miss(ctx.inv.stats_family());
             ctx.state.stats.error("store_failed");
         }
     }

@@ -9,6 +9,7 @@ pub mod compile;
 pub mod compiler_id;
 pub mod keys;
 pub mod learn;
+pub mod link;
 pub mod pathmap;
 pub mod recorder;
 pub mod rustup;
