@@ -75,6 +75,10 @@ fn linker_outputs(args: &[String]) -> Result<Vec<OutputSlot>, Uncacheable> {
                 "-Wl,{arg} (a linker plugin zccache does not know)"
             )));
         }
+        if bare.starts_with("incremental") {
+            // gold's incremental links read and patch the previous output.
+            return Err(Uncacheable::UnsupportedOption(format!("-Wl,{arg}")));
+        }
         if arg == "-o" || bare == "output" || bare.starts_with("output=") {
             return Err(Uncacheable::UnsupportedOption(format!("-Wl,{arg}")));
         }
@@ -194,6 +198,10 @@ mod tests {
         );
         assert_eq!(reason("-o p a.o -Wl,-plugin,x.so"), "unsupported_option");
         assert_eq!(reason("-o p a.o -Wl,-o,q"), "unsupported_option");
+        assert_eq!(
+            reason("-o p a.o -fuse-ld=gold -Wl,--incremental"),
+            "unsupported_option"
+        );
         assert_eq!(reason("-o p -lfoo"), "no_source");
         assert_eq!(reason("-o p a.c b.o"), "compile_and_link");
         assert_eq!(reason("-c a.c b.o"), "linking");
