@@ -1,6 +1,7 @@
 //! Effective settings: `ZCCACHE_*` environment variables over `zccache.toml` over defaults,
 //! remembering where each value came from (for `zccache config`).
 
+pub use crate::base_dir::{BaseDirs, BASE_DIR_ENV, PATH_REMAP_ENV};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +52,12 @@ pub struct Settings {
     /// Share of hits re-compiled in the background and compared with what was served
     /// (`ZCCACHE_VERIFY`, 0 to 1, default 0).
     pub verify: Setting<f64>,
+    /// The roots C-family paths are keyed relative to (`ZCCACHE_BASE_DIR`, default auto):
+    /// checkouts of one project share entries.
+    pub base_dir: Setting<BaseDirs>,
+    /// Add `-ffile-prefix-map=<root>=.` to C-family compiles (`ZCCACHE_PATH_REMAP`, default
+    /// off), so outputs that would name their checkout (debug info, `__FILE__`) share too.
+    pub path_remap: Setting<bool>,
 }
 
 /// The variable behind [`Settings::verify`]; also honoured per compile, from the build's
@@ -112,6 +119,8 @@ struct FileConfig {
     preprocessor: Option<bool>,
     rust_hash_dir: Option<bool>,
     verify: Option<toml::Value>,
+    base_dir: Option<toml::Value>,
+    path_remap: Option<bool>,
 }
 
 /// Default cache root: the user's cache dir (`~/.cache/zccache`), found via the passwd entry
@@ -212,6 +221,14 @@ impl Settings {
                 value: 0.0,
                 source: Source::Default,
             },
+            base_dir: Setting {
+                value: BaseDirs::Auto,
+                source: Source::Default,
+            },
+            path_remap: Setting {
+                value: false,
+                source: Source::Default,
+            },
         };
         // A dir given only in the user-level config file is honoured when the env has none.
         if settings.dir.source == Source::Default {
@@ -277,6 +294,32 @@ impl Settings {
                 source: from_file(()),
             };
         }
+        if let Some(v) = &file_cfg.base_dir {
+            let invalid = |why: String| ConfigError::Invalid {
+                key: "base_dir".into(),
+                value: v.to_string(),
+                why,
+            };
+            let value = match v {
+                toml::Value::String(s) => BaseDirs::parse(s).map_err(invalid)?,
+                toml::Value::Array(items) => {
+                    let dirs: Option<Vec<&str>> = items.iter().map(|i| i.as_str()).collect();
+                    let dirs = dirs.ok_or_else(|| invalid("expected strings".into()))?;
+                    BaseDirs::from_list(dirs.into_iter()).map_err(invalid)?
+                }
+                _ => return Err(invalid("expected a string or a list of strings".into())),
+            };
+            settings.base_dir = Setting {
+                value,
+                source: from_file(()),
+            };
+        }
+        if let Some(v) = file_cfg.path_remap {
+            settings.path_remap = Setting {
+                value: v,
+                source: from_file(()),
+            };
+        }
 
         if let Some(text) = env("ZCCACHE_MAXSIZE").filter(|t| !t.is_empty()) {
             settings.max_size = Setting {
@@ -328,6 +371,22 @@ impl Settings {
                 source: Source::Env(VERIFY_ENV),
             };
         }
+        if let Some(text) = env(BASE_DIR_ENV) {
+            settings.base_dir = Setting {
+                value: BaseDirs::parse(&text).map_err(|why| ConfigError::Invalid {
+                    key: BASE_DIR_ENV.into(),
+                    value: text.clone(),
+                    why,
+                })?,
+                source: Source::Env(BASE_DIR_ENV),
+            };
+        }
+        if let Some(text) = env(PATH_REMAP_ENV) {
+            settings.path_remap = Setting {
+                value: parse_bool(PATH_REMAP_ENV, &text)?,
+                source: Source::Env(PATH_REMAP_ENV),
+            };
+        }
         Ok(settings)
     }
 
@@ -377,6 +436,16 @@ impl Settings {
                 "verify".into(),
                 self.verify.value.to_string(),
                 self.verify.source.to_string(),
+            ),
+            (
+                "base_dir".into(),
+                self.base_dir.value.describe(),
+                self.base_dir.source.to_string(),
+            ),
+            (
+                "path_remap".into(),
+                self.path_remap.value.to_string(),
+                self.path_remap.source.to_string(),
             ),
         ]
     }

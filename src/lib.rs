@@ -3,6 +3,7 @@
 //! The `zccache` binary is a multicall program: a compiler wrapper (`zccache gcc -c …` or a
 //! `gcc` symlink to it), the daemon (`zccache daemon`), and the CLI (`zccache stats`, …).
 
+pub mod base_dir;
 pub mod cli;
 pub mod client;
 pub mod config;

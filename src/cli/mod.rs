@@ -144,6 +144,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             for (key, value, source) in settings.describe() {
                 println!("{key:<14} = {value:<40} ({source})");
             }
+            let cwd = std::env::current_dir().context("reading the current directory")?;
+            match crate::base_dir::find_root(&settings.base_dir.value, &cwd, None) {
+                Some(root) => println!(
+                    "C/C++ compiles in {} are keyed relative to {} ({})",
+                    cwd.display(),
+                    root.dir.display(),
+                    root.origin
+                ),
+                None => println!(
+                    "C/C++ compiles in {} are keyed by absolute paths (no base dir applies)",
+                    cwd.display()
+                ),
+            }
             Ok(0)
         }
     }

@@ -36,6 +36,8 @@ pub(super) struct Ctx<'a> {
     /// Wall-clock ns when the request arrived: files changed after it were not what the
     /// compiler read.
     pub start_ns: i128,
+    /// The base dir this C-family compile's paths are keyed relative to.
+    pub relocation: Option<super::relocate::Relocation>,
 }
 
 /// `path` as the build's processes resolve it from `cwd` (no lexical `..` folding: the
@@ -168,6 +170,7 @@ pub fn converse<C: Read + Write>(
             Err(_) => return uncacheable(conn, "tool_unreadable"),
         }
     }
+    let relocation = super::relocate::apply(state, &env, cwd, &mut inv);
     let paths = PathMap::new(&inv.path_prefix_map);
     let key = manifest_key(
         &inv,
@@ -210,6 +213,7 @@ pub fn converse<C: Read + Write>(
         compiler_id,
         manifest_key: key,
         start_ns,
+        relocation,
     };
 
     // Direct mode.
@@ -332,6 +336,11 @@ impl Ctx<'_> {
 /// names, every probed path is still absent and every environment variable it read still has
 /// its value.
 fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
+    if let Some(tie) = &entry.tied_to {
+        if ctx.relocation.as_ref().map(|r| &r.tie) != Some(tie) {
+            return false;
+        }
+    }
     for (path, hash) in &entry.files {
         match ctx.state.hashes.digest(&ctx.local_path(path)) {
             Ok(d) if d.hash == *hash => {}
@@ -482,8 +491,9 @@ fn user_depfile(ctx: &Ctx, record: &ResultRecord) -> Option<(String, ByteBuf)> {
     render_user_depfile(ctx, &record.deps, &record.system_deps)
 }
 
-/// The `-MD`/`-MF` depfile of a C-family build, from the compiler's depfile tokens (and
-/// which of them are system headers, for `-MMD`). None when the build asked for none.
+/// The `-MD`/`-MF` depfile of a C-family build, from the compiler's depfile tokens (stored
+/// form; and which of them are system headers, for `-MMD`). None when the build asked for
+/// none.
 fn render_user_depfile(
     ctx: &Ctx,
     tokens: &[String],
@@ -498,13 +508,14 @@ fn render_user_depfile(
     else {
         return None;
     };
+    let paths = ctx.paths();
     let deps: Vec<String> = tokens
         .iter()
         .enumerate()
         .filter(|(i, _)| {
             !*user_headers_only || *i == 0 || !system_deps.get(*i).copied().unwrap_or(false)
         })
-        .map(|(_, d)| d.clone())
+        .map(|(_, d)| paths.to_local(d))
         .collect();
     let text = depfile::render(ctx.inv.family, targets, &deps, *phony);
     Some((path.clone(), ByteBuf::from(text.into_bytes())))
@@ -560,6 +571,7 @@ fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, beyond:
     if ordered.first().map(|f| f.as_str()) != Some(ctx.inv.source.as_str()) {
         return;
     }
+    let paths = ctx.paths();
     for f in ordered {
         match ctx.state.hashes.digest(&join_cwd(ctx.cwd, f)) {
             Ok(d) if d.changed_ns <= ctx.start_ns => hashed.push((f.clone(), d.hash)),
@@ -568,7 +580,13 @@ fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, beyond:
     }
     let (order, _) = include_search(ctx);
     let headers: Vec<String> = hashed.iter().skip(1).map(|(p, _)| p.clone()).collect();
+    for (path, _) in &mut hashed {
+        *path = paths.to_stored(path);
+    }
     let mut absent = absent_candidates(ctx.cwd, &order, &headers);
+    for group in &mut absent {
+        group.dir = paths.to_stored(&group.dir);
+    }
     absent.extend(beyond.absent);
     for file in beyond.files {
         if !hashed.iter().any(|(p, _)| *p == file.0) {
@@ -587,6 +605,7 @@ fn record_entry_from_files(ctx: &Ctx, files: &[String], result: &Digest, beyond:
         env: beyond.env,
         listings: beyond.listings,
         mtimes: beyond.mtimes,
+        tied_to: beyond.tied_to,
         result: *result,
     });
     ctx.state.index.put_manifest(ctx.manifest_key, manifest);
@@ -743,12 +762,25 @@ fn ingest(
             None => return Err(IngestError::Uncacheable(Uncacheable::MissingOutput.name())),
         }
     }
+    let tied_to = ctx.relocation.as_ref().and_then(|relocation| {
+        let outputs = store.outputs.iter().flatten().map(|(b, _)| b.as_slice());
+        relocation
+            .outputs_name_checkout(outputs)
+            .then(|| relocation.tie.clone())
+    });
+    if tied_to.is_some() {
+        tracing::debug!(
+            "{}: outputs name the checkout; the entry serves only this directory",
+            ctx.inv.source
+        );
+    }
     let entry = ManifestEntry {
         files: learned.files,
         absent: learned.absent,
         env: learned.env,
         listings: learned.listings,
         mtimes: learned.mtimes,
+        tied_to,
         result: [0; 32],
     };
     let rkey = result_key(&ctx.manifest_key, &entry);
@@ -790,7 +822,10 @@ fn ingest(
                     env: ctx.req.env.clone(),
                     manifest_key: ctx.manifest_key,
                     result_key: rkey,
-                    files: manifest_files_of(&state.index, &ctx.manifest_key, &rkey),
+                    files: manifest_files_of(&state.index, &ctx.manifest_key, &rkey)
+                        .into_iter()
+                        .map(|(path, hash)| (paths.to_local(&path), hash))
+                        .collect(),
                 });
             }
         }

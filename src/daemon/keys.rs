@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use zccache_integrations::{normalize_prefix_map_arg, Invocation};
 
 /// Bump to invalidate every existing key when key semantics change.
-const KEY_VERSION: &[u8] = b"zccache-key-v2";
+const KEY_VERSION: &[u8] = b"zccache-key-v3";
 
 /// Environment variables that change a gcc/clang compile's output or diagnostics.
 pub const OUTPUT_ENV: &[&str] = &[
@@ -147,6 +147,10 @@ pub fn result_key(manifest_key: &Digest, entry: &ManifestEntry) -> Digest {
             Some(v) => field(&mut h, v.as_bytes()),
             None => field(&mut h, b"\0unset"),
         }
+    }
+    if let Some(tie) = &entry.tied_to {
+        field(&mut h, b"tied");
+        field(&mut h, tie.as_bytes());
     }
     *h.finalize().as_bytes()
 }

@@ -33,7 +33,7 @@ pub struct Learned {
     pub listings: Vec<(String, Digest)>,
     /// Inputs whose mtime the output records (see `Invocation::embeds_input_mtimes`).
     pub mtimes: Vec<(String, i64)>,
-    /// Depfile tokens as the compiler wrote them, and which are system headers.
+    /// Depfile tokens as the compiler wrote them (stored form), and which are system headers.
     pub tokens: Vec<String>,
     pub system_deps: Vec<bool>,
     /// Variables read (rustc `# env-dep:` lines and the recorder's), with their values
@@ -100,7 +100,7 @@ pub(super) fn learn_inputs(ctx: &Ctx, store: &StoreRequest) -> Result<Learned, I
                 let parsed = depfile::parse(&String::from_utf8_lossy(text));
                 (
                     parsed.deps.iter().map(|t| depfile::unescape(t)).collect(),
-                    parsed.deps,
+                    parsed.deps.iter().map(|t| paths.to_stored(t)).collect(),
                 )
             }
             (_, None) => return Err(IngestError::Failed("compiler wrote no depfile".into())),

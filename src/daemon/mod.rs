@@ -12,6 +12,7 @@ pub mod learn;
 pub mod link;
 pub mod pathmap;
 pub mod recorder;
+pub mod relocate;
 pub mod rustup;
 pub mod session;
 pub mod shadowing;

@@ -1,4 +1,5 @@
-//! Path prefix mapping: swaps an invocation's own absolute prefixes (cargo's target dir) for
+//! Path prefix mapping: swaps an invocation's own absolute prefixes (cargo's target dir, a C
+//! compile's base dir) for
 //! stable placeholders in everything stored, and back for the current build on a hit.
 
 /// The adapter's `(prefix, placeholder)` pairs.
@@ -11,7 +12,10 @@ pub struct PathMap<'a> {
 fn boundary(next: Option<char>) -> bool {
     match next {
         None => true,
-        Some(c) => matches!(c, '/' | '"' | '\'' | ':' | ' ' | '\n' | '\t' | '\\'),
+        Some(c) => matches!(
+            c,
+            '/' | '"' | '\'' | ':' | ' ' | '\n' | '\t' | '\\' | '=' | ',' | ';' | ')' | '\r'
+        ),
     }
 }
 

@@ -31,6 +31,9 @@ pub struct ManifestEntry {
     pub listings: Vec<(String, Digest)>,
     /// Inputs whose mtime (whole seconds) the output records, with that mtime.
     pub mtimes: Vec<(String, i64)>,
+    /// Set when the outputs name their checkout (an absolute path below the base dir): the
+    /// working dir and base dir they were built in, the only compiles they may be served to.
+    pub tied_to: Option<String>,
     pub result: Digest,
 }
 
@@ -43,6 +46,7 @@ impl Manifest {
                 || e.listings != entry.listings
                 || e.mtimes != entry.mtimes
                 || e.env != entry.env
+                || e.tied_to != entry.tied_to
         });
         self.entries.insert(0, entry);
         self.entries.truncate(MAX_MANIFEST_ENTRIES);

@@ -63,6 +63,8 @@ impl TestCache {
         cmd.env_remove("ZCCACHE_DISABLE");
         cmd.env_remove("ZCCACHE_LOG");
         cmd.env_remove("ZCCACHE_MAXSIZE");
+        cmd.env_remove("ZCCACHE_BASE_DIR");
+        cmd.env_remove("ZCCACHE_PATH_REMAP");
     }
 
     /// Runs `zccache <args…>` in `cwd` (the work dir when None) and returns its output.
