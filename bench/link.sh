@@ -10,6 +10,7 @@
 #   JOBS=$(nproc)              build parallelism
 #   PROGS=8 LIBSRC=60          make project: executables, sources in its static library
 #   TESTS=12                   CMake project: googletest test executables
+#   CMAKE_RUNS=$RUNS           timed warm rebuilds of the CMake project per variant
 #   ONLY=make,lto,cmake,miss   parts to run
 #   KEEP=1                     keep the scratch dir
 #
@@ -33,6 +34,7 @@ jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 progs=${PROGS:-8}
 libsrc=${LIBSRC:-60}
 tests=${TESTS:-12}
+cmake_runs=${CMAKE_RUNS:-$runs}
 only=",${ONLY:-make,lto,cmake,miss},"
 gtest_src=${GTEST_SRC:-/usr/src/googletest}
 
@@ -78,8 +80,13 @@ gen_make_project() { # <dir>
                 echo "double core_$(((i * 3 + j) % libsrc))_$j(double);"
                 echo "double p${i}_$j(double x) { return core_$(((i * 3 + j) % libsrc))_$j(x) * 2; }"
                 if [[ $j == 0 ]]; then
+                    # Every program uses every object of libcore.a, as real programs do.
+                    local k
+                    for ((k = 0; k < libsrc; k++)); do echo "double core_${k}_1(double);"; done
                     echo "double p${i}_1(double); double p${i}_2(double);"
-                    echo "int main(void) { printf(\"%f\\n\", p${i}_0(1) + p${i}_1(2) + p${i}_2(3)); return 0; }"
+                    echo "int main(void) { double s = p${i}_0(1) + p${i}_1(2) + p${i}_2(3);"
+                    for ((k = 0; k < libsrc; k++)); do echo "  s += core_${k}_1(s);"; done
+                    echo "  printf(\"%f\\n\", s); return 0; }"
                 fi
             } >"$d/prog${i}_$j.c"
         done
@@ -89,6 +96,7 @@ gen_make_project() { # <dir>
         echo "LDFLAGS ?="
         echo "PROGS := $(for ((i = 0; i < progs; i++)); do printf 'prog%d ' "$i"; done)"
         echo "all: \$(PROGS)"
+        echo ".SECONDARY:" # keep the objects (make would delete them as intermediates)
         echo "libcore.a: $(for ((i = 0; i < libsrc; i++)); do printf 'core%d.o ' "$i"; done)"
         printf '\tar rcs $@ $^\n'
         echo "prog%: prog%_0.o prog%_1.o prog%_2.o libcore.a"
@@ -170,7 +178,7 @@ EOF
     for v in bare ccache zccache; do
         b=$work/cmake-build-$v
         local times=()
-        for ((r = 0; r <= runs; r++)); do # run 0 warms the cache
+        for ((r = 0; r <= cmake_runs; r++)); do # run 0 warms the cache
             rm -rf "$b"
             # shellcheck disable=SC2086
             cmake -S "$proj" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${args[$v]} >/dev/null
@@ -183,14 +191,14 @@ EOF
         (cd "$b" && ctest -j "$jobs" >/dev/null) || { bench_loud "cmake $v: tests fail"; exit 1; }
     done
     printf '%-34s %8.2f s %8.2f s (%sx) %8.2f s (%sx)   zccache/ccache %s\n' \
-        "cmake+ninja, gtest + $tests tests" "${med[bare]}" "${med[ccache]}" \
+        "cmake+ninja, gmock + $tests tests" "${med[bare]}" "${med[ccache]}" \
         "$(ratio "${med[ccache]}" "${med[bare]}")" "${med[zccache]}" \
         "$(ratio "${med[zccache]}" "${med[bare]}")" "$(ratio "${med[zccache]}" "${med[ccache]}")"
 }
 
 bench_miss() {
     local dir=$work/make-O2-bare r i t0 t1
-    [[ -f "$dir/prog0_0.o" ]] || { gen_make_project "$dir"; make -C "$dir" -j "$jobs" >/dev/null; }
+    [[ -f "$dir/prog0_0.o" ]] || { gen_make_project "$dir"; make -C "$dir" -j "$jobs" CC=gcc LINK=gcc >/dev/null; }
     local bare_t=() zcc_t=()
     link_all() { # <prefix...>
         for ((i = 0; i < progs; i++)); do

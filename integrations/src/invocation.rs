@@ -215,7 +215,7 @@ pub const DEPFILE_PLACEHOLDER: &str = "\u{0}ZCCACHE_DEPFILE\u{0}";
 /// Why a command line is run uncached. The `name` is what stats count.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum Uncacheable {
-    #[error("not a compile (linking or no -c)")]
+    #[error("an object or library operand in a compile (-c/-S with a link input)")]
     Linking,
     #[error("preprocessing only (-E, -M, -MM)")]
     PreprocessOnly,
