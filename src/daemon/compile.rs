@@ -680,6 +680,7 @@ fn miss<C: Read + Write>(
     // in flight.
     let t_ingest = std::time::Instant::now();
     let learned = learn_inputs(ctx, &store);
+    tracing::debug!("{}: inputs learned in {:?}", ctx.inv.source, t_ingest.elapsed());
     let inline_files = match &learned {
         Ok(learned) => render_user_depfile(ctx, &learned.tokens, &learned.system_deps),
         Err(_) => depfile_from_compiler(ctx, &store),
