@@ -58,6 +58,21 @@ pub struct Settings {
     /// Add `-ffile-prefix-map=<root>=.` to C-family compiles (`ZCCACHE_PATH_REMAP`, default
     /// off), so outputs that would name their checkout (debug info, `__FILE__`) share too.
     pub path_remap: Setting<bool>,
+    /// Most misses kept in the miss journal for `zccache misses` (`ZCCACHE_MISS_JOURNAL`,
+    /// default 10000; 0 keeps none).
+    pub miss_journal: Setting<usize>,
+    /// Remote caches (`ZCCACHE_REMOTE`, space-separated URLs): read in order on a local
+    /// miss, all written.
+    pub remote: Setting<Vec<String>>,
+    /// Read remotes, never write them (`ZCCACHE_REMOTE_READ_ONLY`).
+    pub remote_read_only: Setting<bool>,
+    /// Shared secret signing every remote action-cache entry (`ZCCACHE_REMOTE_KEY`).
+    pub remote_key: Setting<Option<String>>,
+    /// One extra request header for HTTP/gRPC remotes (`ZCCACHE_REMOTE_HEADER`).
+    pub remote_header: Setting<Option<String>>,
+    /// Longest remote lookup, ms (`ZCCACHE_REMOTE_TIMEOUT`, default 500): the adaptive
+    /// deadline stays below it.
+    pub remote_timeout_ms: Setting<u64>,
 }
 
 /// The variable behind [`Settings::verify`]; also honoured per compile, from the build's
@@ -121,6 +136,12 @@ struct FileConfig {
     verify: Option<toml::Value>,
     base_dir: Option<toml::Value>,
     path_remap: Option<bool>,
+    miss_journal: Option<usize>,
+    remote: Option<toml::Value>,
+    remote_read_only: Option<bool>,
+    remote_key: Option<String>,
+    remote_header: Option<String>,
+    remote_timeout: Option<u64>,
 }
 
 /// Default cache root: the user's cache dir (`~/.cache/zccache`), found via the passwd entry
@@ -229,6 +250,30 @@ impl Settings {
                 value: false,
                 source: Source::Default,
             },
+            miss_journal: Setting {
+                value: 10_000,
+                source: Source::Default,
+            },
+            remote: Setting {
+                value: Vec::new(),
+                source: Source::Default,
+            },
+            remote_read_only: Setting {
+                value: false,
+                source: Source::Default,
+            },
+            remote_key: Setting {
+                value: None,
+                source: Source::Default,
+            },
+            remote_header: Setting {
+                value: None,
+                source: Source::Default,
+            },
+            remote_timeout_ms: Setting {
+                value: 500,
+                source: Source::Default,
+            },
         };
         // A dir given only in the user-level config file is honoured when the env has none.
         if settings.dir.source == Source::Default {
@@ -320,6 +365,61 @@ impl Settings {
                 source: from_file(()),
             };
         }
+        if let Some(v) = &file_cfg.remote {
+            let urls = match v {
+                toml::Value::String(s) => s.split_whitespace().map(String::from).collect(),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map(String::from))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or_else(|| ConfigError::Invalid {
+                        key: "remote".into(),
+                        value: "[…]".into(),
+                        why: "expected a list of URL strings".into(),
+                    })?,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "remote".into(),
+                        value: "…".into(),
+                        why: "expected a URL or a list of URLs".into(),
+                    })
+                }
+            };
+            settings.remote = Setting {
+                value: urls,
+                source: from_file(()),
+            };
+        }
+        if let Some(v) = file_cfg.remote_read_only {
+            settings.remote_read_only = Setting {
+                value: v,
+                source: from_file(()),
+            };
+        }
+        if let Some(v) = &file_cfg.remote_key {
+            settings.remote_key = Setting {
+                value: Some(v.clone()).filter(|k| !k.is_empty()),
+                source: from_file(()),
+            };
+        }
+        if let Some(v) = &file_cfg.remote_header {
+            settings.remote_header = Setting {
+                value: Some(v.clone()).filter(|h| !h.is_empty()),
+                source: from_file(()),
+            };
+        }
+        if let Some(v) = file_cfg.remote_timeout {
+            settings.remote_timeout_ms = Setting {
+                value: v,
+                source: from_file(()),
+            };
+        }
+        if let Some(v) = file_cfg.miss_journal {
+            settings.miss_journal = Setting {
+                value: v,
+                source: from_file(()),
+            };
+        }
 
         if let Some(text) = env("ZCCACHE_MAXSIZE").filter(|t| !t.is_empty()) {
             settings.max_size = Setting {
@@ -387,6 +487,50 @@ impl Settings {
                 source: Source::Env(PATH_REMAP_ENV),
             };
         }
+        if let Some(text) = env("ZCCACHE_REMOTE") {
+            settings.remote = Setting {
+                value: text.split_whitespace().map(String::from).collect(),
+                source: Source::Env("ZCCACHE_REMOTE"),
+            };
+        }
+        if let Some(text) = env("ZCCACHE_REMOTE_READ_ONLY") {
+            settings.remote_read_only = Setting {
+                value: parse_bool("ZCCACHE_REMOTE_READ_ONLY", &text)?,
+                source: Source::Env("ZCCACHE_REMOTE_READ_ONLY"),
+            };
+        }
+        if let Some(text) = env("ZCCACHE_REMOTE_KEY") {
+            settings.remote_key = Setting {
+                value: Some(text).filter(|k| !k.is_empty()),
+                source: Source::Env("ZCCACHE_REMOTE_KEY"),
+            };
+        }
+        if let Some(text) = env("ZCCACHE_REMOTE_HEADER") {
+            settings.remote_header = Setting {
+                value: Some(text).filter(|h| !h.is_empty()),
+                source: Source::Env("ZCCACHE_REMOTE_HEADER"),
+            };
+        }
+        if let Some(text) = env("ZCCACHE_REMOTE_TIMEOUT").filter(|t| !t.is_empty()) {
+            settings.remote_timeout_ms = Setting {
+                value: text.trim().parse().map_err(|_| ConfigError::Invalid {
+                    key: "ZCCACHE_REMOTE_TIMEOUT".into(),
+                    value: text.clone(),
+                    why: "expected milliseconds".into(),
+                })?,
+                source: Source::Env("ZCCACHE_REMOTE_TIMEOUT"),
+            };
+        }
+        if let Some(text) = env("ZCCACHE_MISS_JOURNAL").filter(|t| !t.is_empty()) {
+            settings.miss_journal = Setting {
+                value: text.trim().parse().map_err(|_| ConfigError::Invalid {
+                    key: "ZCCACHE_MISS_JOURNAL".into(),
+                    value: text.clone(),
+                    why: "expected a number of records (0: keep none)".into(),
+                })?,
+                source: Source::Env("ZCCACHE_MISS_JOURNAL"),
+            };
+        }
         Ok(settings)
     }
 
@@ -443,9 +587,54 @@ impl Settings {
                 self.base_dir.source.to_string(),
             ),
             (
+                "remote".into(),
+                if self.remote.value.is_empty() {
+                    "none".into()
+                } else {
+                    self.remote
+                        .value
+                        .iter()
+                        .map(|u| crate::store::remote::url::redact(u))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                },
+                self.remote.source.to_string(),
+            ),
+            (
+                "remote_read_only".into(),
+                self.remote_read_only.value.to_string(),
+                self.remote_read_only.source.to_string(),
+            ),
+            (
+                "remote_key".into(),
+                match &self.remote_key.value {
+                    Some(_) => "set (hidden)".into(),
+                    None => "unset".into(),
+                },
+                self.remote_key.source.to_string(),
+            ),
+            (
+                "remote_header".into(),
+                match &self.remote_header.value {
+                    Some(h) => crate::store::remote::url::redact_header(h),
+                    None => "unset".into(),
+                },
+                self.remote_header.source.to_string(),
+            ),
+            (
+                "remote_timeout".into(),
+                format!("{}ms", self.remote_timeout_ms.value),
+                self.remote_timeout_ms.source.to_string(),
+            ),
+            (
                 "path_remap".into(),
                 self.path_remap.value.to_string(),
                 self.path_remap.source.to_string(),
+            ),
+            (
+                "miss_journal".into(),
+                format!("{} records", self.miss_journal.value),
+                self.miss_journal.source.to_string(),
             ),
         ]
     }

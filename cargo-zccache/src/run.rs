@@ -26,6 +26,21 @@ fn stats(zccache: &Path) -> Result<Value, String> {
     serde_json::from_slice(&out.stdout).map_err(|e| format!("zccache stats --json: {e}"))
 }
 
+/// The groups of `zccache misses --json` since `since_ms` (unix ms: the build's misses by
+/// cause, most frequent first); empty when zccache cannot say (an older zccache).
+fn miss_causes(zccache: &Path, since_ms: u64) -> Vec<summary::MissCause> {
+    let out = Command::new(zccache)
+        .args(["misses", "--json", "--since-ms", &since_ms.to_string()])
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => serde_json::from_slice::<Value>(&out.stdout)
+            .map(|v| summary::miss_causes(&v))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 /// Starts the daemon (`zccache start`); a failure is only a warning: the wrapper then runs
 /// the compilers directly and the build still works.
 fn start_daemon(zccache: &Path) -> Option<String> {
@@ -151,6 +166,10 @@ pub fn cargo_with_zccache(cli: &Cli, args: &[OsString]) -> anyhow::Result<i32> {
     }
 
     let started = Instant::now();
+    let started_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let status = cmd
         .status()
         .map_err(|e| anyhow::anyhow!("running {}: {e}", cargo.display()))?;
@@ -165,6 +184,11 @@ pub fn cargo_with_zccache(cli: &Cli, args: &[OsString]) -> anyhow::Result<i32> {
     let (delta, stats_error) = match (&before, &after) {
         (Ok(b), Ok(a)) => (summary::delta(b, a), None),
         (Err(e), _) | (_, Err(e)) => (summary::Delta::default(), Some(e.clone())),
+    };
+    let miss_causes = if delta.total.misses + delta.total.uncacheable > 0 {
+        miss_causes(&zccache, started_unix_ms)
+    } else {
+        Vec::new()
     };
     let cx = summary::Context {
         command: args
@@ -182,6 +206,7 @@ pub fn cargo_with_zccache(cli: &Cli, args: &[OsString]) -> anyhow::Result<i32> {
         c_routed,
         notes,
         stats_error,
+        miss_causes,
     };
     if cli.json {
         println!("{}", summary::to_json(&delta, &cx));

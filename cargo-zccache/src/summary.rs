@@ -13,6 +13,8 @@ pub struct Counters {
     pub uncacheable: u64,
     pub errors: u64,
     pub time_saved_ms: u64,
+    /// Hits served from a remote cache (also counted in `hits`; top level only).
+    pub remote_hits: u64,
     pub reasons: BTreeMap<String, u64>,
 }
 
@@ -38,6 +40,7 @@ impl Counters {
             uncacheable: num(v, "uncacheable"),
             errors: num(v, "errors"),
             time_saved_ms: num(v, "time_saved_ms"),
+            remote_hits: num(v, "remote_hits"),
             reasons,
         }
     }
@@ -62,6 +65,7 @@ impl Counters {
             uncacheable: self.uncacheable.saturating_sub(before.uncacheable),
             errors: self.errors.saturating_sub(before.errors),
             time_saved_ms: self.time_saved_ms.saturating_sub(before.time_saved_ms),
+            remote_hits: self.remote_hits.saturating_sub(before.remote_hits),
             reasons,
         }
     }
@@ -72,6 +76,7 @@ impl Counters {
         self.uncacheable += o.uncacheable;
         self.errors += o.errors;
         self.time_saved_ms += o.time_saved_ms;
+        self.remote_hits += o.remote_hits;
         for (k, v) in &o.reasons {
             *self.reasons.entry(k.clone()).or_default() += v;
         }
@@ -85,6 +90,7 @@ impl Counters {
             "uncacheable": self.uncacheable,
             "errors": self.errors,
             "time_saved_ms": self.time_saved_ms,
+            "remote_hits": self.remote_hits,
             "reasons": self.reasons,
         })
     }
@@ -133,6 +139,45 @@ pub fn delta(before: &Value, after: &Value) -> Delta {
     Delta { total, split }
 }
 
+/// One cause of this build's misses (from `zccache misses --json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MissCause {
+    pub cause: String,
+    pub count: u64,
+    /// Which compiles: crate names (rustc) or source files.
+    pub units: Vec<String>,
+}
+
+/// Reads the groups of a `zccache misses --json` answer.
+pub fn miss_causes(v: &Value) -> Vec<MissCause> {
+    v.get("groups")
+        .and_then(Value::as_array)
+        .map(|groups| {
+            groups
+                .iter()
+                .filter_map(|g| {
+                    Some(MissCause {
+                        cause: g.get("cause")?.as_str()?.to_string(),
+                        count: g.get("count")?.as_u64()?,
+                        units: g
+                            .get("units")
+                            .and_then(Value::as_array)
+                            .map(|u| {
+                                u.iter()
+                                    .filter_map(|x| x.as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Causes shown in the text summary.
+const CAUSES_SHOWN: usize = 3;
+
 /// Everything the summary reports besides the counters.
 pub struct Context {
     pub command: Vec<String>,
@@ -147,6 +192,8 @@ pub struct Context {
     pub notes: Vec<String>,
     /// Why there are no counters (zccache stats unavailable), if so.
     pub stats_error: Option<String>,
+    /// This build's misses by cause, most frequent first.
+    pub miss_causes: Vec<MissCause>,
 }
 
 /// The JSON summary (one object).
@@ -171,6 +218,11 @@ pub fn to_json(d: &Delta, cx: &Context) -> Value {
         "per_family": d.split.is_some(),
         "notes": cx.notes,
         "stats_error": cx.stats_error,
+        "miss_causes": cx.miss_causes.iter().map(|c| json!({
+            "cause": c.cause,
+            "count": c.count,
+            "units": c.units,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -226,6 +278,12 @@ pub fn to_text(d: &Delta, cx: &Context) -> String {
                 );
             }
         }
+        if d.total.remote_hits > 0 {
+            out.push(format!(
+                "  {} of the hits came from the remote cache",
+                d.total.remote_hits
+            ));
+        }
         let cacheable = d.total.hits + d.total.misses;
         if cacheable > 0 {
             out.push(format!(
@@ -247,6 +305,20 @@ pub fn to_text(d: &Delta, cx: &Context) -> String {
                 "  uncacheable/errors by reason: {}",
                 list.join(", ")
             ));
+        }
+    }
+    if !cx.miss_causes.is_empty() {
+        out.push("  why it missed (crate or source: cause):".into());
+        for c in cx.miss_causes.iter().take(CAUSES_SHOWN) {
+            let who = if c.units.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", c.units.join(", "))
+            };
+            out.push(format!("    {:>4} × {who}{}", c.count, c.cause));
+        }
+        if cx.miss_causes.len() > CAUSES_SHOWN {
+            out.push("    (more: zccache misses)".into());
         }
     }
     match (&cx.incremental.0, cx.incremental.1) {

@@ -1,4 +1,8 @@
-//! The command-line interface: `zccache start|stop|status|stats|clear|config|daemon`.
+//! The command-line interface: `zccache start|stop|status|stats|clear|config|explain|misses|
+//! daemon`, and the help a newcomer reads first.
+
+pub mod explain;
+pub mod misses;
 
 use crate::client::connect;
 use crate::config::{human_bytes, Layout, Settings};
@@ -7,9 +11,33 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 
-/// zccache: a fast local compiler cache. Wrap a compile with `zccache <compiler> <args…>`.
+/// What `zccache --help` leads with: how to use it at all.
+const NEWCOMER_HELP: &str = "\
+zccache: a local compiler cache for C, C++, Rust and Emscripten.
+
+Put it in front of a compile (the daemon starts by itself):
+  zccache <compiler> <args…>        zccache gcc -c foo.c -o foo.o   (g++, clang, rustc, emcc…)
+  make:        CC=\"zccache gcc\" CXX=\"zccache g++\" make -j
+  masquerade:  a symlink named like the compiler, first on PATH:
+               ln -s \"$(command -v zccache)\" ~/.local/zccache-bin/gcc
+               export PATH=~/.local/zccache-bin:$PATH
+  Rust:        cargo zccache build      (or RUSTC_WRAPPER=zccache CARGO_INCREMENTAL=0 cargo build)
+  CMake:       cmake -DCMAKE_C_COMPILER_LAUNCHER=zccache -DCMAKE_CXX_COMPILER_LAUNCHER=zccache …
+  Bazel:       zccache_cc_configure from zccache/bazel/defs.bzl, then
+               ZCCACHE_IDLE_TIMEOUT=0 zccache start && bazel build //...
+  Emscripten:  zccache emcc -c foo.c -o foo.o   or   . zccache/emscripten/env.sh
+
+Why did it miss?
+  zccache explain <compiler> <args…>   would this compile hit? if not, what differs
+  zccache misses --since 10m           recent misses grouped by cause";
+
 #[derive(Parser, Debug)]
-#[command(name = "zccache", version, about, long_about = None)]
+#[command(
+    name = "zccache",
+    version,
+    before_help = NEWCOMER_HELP,
+    override_usage = "zccache <compiler> <args…>\n       zccache <COMMAND>"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -36,6 +64,33 @@ enum Command {
     Clear,
     /// Show the effective settings and where each came from.
     Config,
+    /// Would this compile hit? If not, name what differs from the nearest cached entry.
+    /// A dry run: compiles nothing, writes nothing.
+    Explain {
+        /// Machine-readable JSON: {"result": "hit"|"miss"|"uncacheable", "causes": […]}.
+        #[arg(long)]
+        json: bool,
+        /// The compile, as the build runs it: `<compiler> <args…>`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "COMPILER ARGS"
+        )]
+        command: Vec<String>,
+    },
+    /// Recent misses and uncacheable compiles, grouped by cause, most frequent first.
+    Misses {
+        /// Only those of the last DURATION (90s, 10m, 2h, 1d).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// Only those journaled at or after this unix time in ms (for tools: `cargo zccache`).
+        #[arg(long, hide = true, conflicts_with = "since")]
+        since_ms: Option<u64>,
+        /// Machine-readable JSON: {"groups": [{"cause", "count", "examples"}, …]}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the daemon in the foreground (normally started automatically).
     #[command(hide = true)]
     Daemon,
@@ -51,6 +106,8 @@ pub fn is_cli_word(word: &str) -> bool {
             | "stats"
             | "clear"
             | "config"
+            | "explain"
+            | "misses"
             | "daemon"
             | "help"
             | "--help"
@@ -76,9 +133,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let settings = Settings::load()?;
     let layout = Layout::new(&settings.dir.value);
     let Some(command) = cli.command else {
-        println!("zccache {}", env!("CARGO_PKG_VERSION"));
-        println!("usage: zccache <compiler> <args…>   (wrap one compile)");
-        println!("       zccache start|stop|status|stats [--json|--zero]|clear|config");
+        println!("zccache {}\n", env!("CARGO_PKG_VERSION"));
+        println!("{NEWCOMER_HELP}");
+        println!("\nMore: zccache --help");
         return Ok(0);
     };
     match command {
@@ -128,10 +185,30 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
             let snapshot = stats(&layout)?;
+            // Since the last --zero; best effort (an older daemon has no journal).
+            let top: Vec<crate::ipc::MissGroup> = misses::fetch(&layout, None)
+                .map(|r| r.groups.into_iter().take(3).collect())
+                .unwrap_or_default();
             if json {
-                println!("{}", serde_json::to_string_pretty(&snapshot)?);
+                let mut value = serde_json::to_value(&snapshot)?;
+                if let Some(object) = value.as_object_mut() {
+                    object.insert(
+                        "top_miss_causes".to_string(),
+                        serde_json::json!(top
+                            .iter()
+                            .map(|g| serde_json::json!({"cause": g.cause, "count": g.count}))
+                            .collect::<Vec<_>>()),
+                    );
+                }
+                println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print_stats(&snapshot);
+                if !top.is_empty() {
+                    println!("top miss causes (since the last --zero; `zccache misses` for all):");
+                    for g in &top {
+                        println!("{}", misses::line(g));
+                    }
+                }
             }
             Ok(0)
         }
@@ -140,6 +217,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("cache cleared");
             Ok(0)
         }
+        Command::Explain { json, command } => explain::run(&layout, command, json),
+        Command::Misses {
+            since,
+            since_ms,
+            json,
+        } => misses::run(&layout, since.as_deref(), since_ms, json),
         Command::Config => {
             for (key, value, source) in settings.describe() {
                 println!("{key:<14} = {value:<40} ({source})");
@@ -171,6 +254,18 @@ fn request_ok(layout: &Layout, request: Request) -> anyhow::Result<()> {
         Response::Ok => Ok(()),
         Response::Error { message } => Err(anyhow!(message)),
         other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+/// Connects (starting the daemon if needed), sends one request and returns the answer (a
+/// daemon error as an error).
+fn ask(layout: &Layout, request: &Request) -> anyhow::Result<Response> {
+    let exe = std::env::current_exe().context("locating zccache")?;
+    let mut conn = connect::connect_or_start(layout, &exe)?;
+    write_frame(&mut conn, request)?;
+    match read_frame::<Response>(&mut conn)? {
+        Response::Error { message } => Err(anyhow!(message)),
+        other => Ok(other),
     }
 }
 
@@ -229,6 +324,27 @@ fn print_stats(s: &StatsSnapshot) {
         println!("  MISMATCH             {:>10}", s.verify_mismatch);
         println!("  unreproducible       {:>10}", s.verify_unreproducible);
         println!("  skipped              {:>10}", s.verify_skipped);
+    }
+    if !s.remotes.is_empty() {
+        println!("remote");
+        for remote in &s.remotes {
+            println!("  {remote}");
+        }
+        println!("  hits                 {:>10}", s.remote_hits);
+        println!("  misses               {:>10}", s.remote_misses);
+        println!("  errors               {:>10}", s.remote_errors);
+        println!("  timeouts             {:>10}", s.remote_timeouts);
+        println!("  uploads              {:>10}", s.remote_uploads);
+        println!("  uploads dropped      {:>10}", s.remote_uploads_dropped);
+        println!("  bad signatures       {:>10}", s.remote_bad_signatures);
+        println!(
+            "  downloaded           {:>10}",
+            human_bytes(s.remote_bytes_down)
+        );
+        println!(
+            "  uploaded             {:>10}",
+            human_bytes(s.remote_bytes_up)
+        );
     }
     println!("entries                {:>10}", s.entries);
     println!(

@@ -1,5 +1,6 @@
 //! One compile conversation: parse → direct-mode lookup → preprocessor tier → miss and store.
 
+use super::explain::Mismatch;
 use super::keys::{manifest_key, preprocessor_key, result_key, time_macros_block};
 use super::learn::{learn_inputs, IngestError, Learned};
 use super::pathmap::PathMap;
@@ -61,12 +62,56 @@ fn send<C: Write>(conn: &mut C, resp: &Response) -> Result<(), FrameError> {
     write_frame(conn, resp)
 }
 
+/// Why a request ends before its key is known.
+pub(super) enum Early {
+    /// Run the real compiler uncached: the counted reason name and its description.
+    Uncacheable(&'static str, String),
+    /// Several sources: run each of these argument lists as its own compile.
+    Split(Vec<Vec<String>>),
+}
+
+impl Early {
+    fn named(why: Uncacheable) -> Early {
+        Early::Uncacheable(why.name(), why.to_string())
+    }
+
+    fn because(name: &'static str, description: &str) -> Early {
+        Early::Uncacheable(name, description.to_string())
+    }
+}
+
 /// Serves a `Compile` request to completion.
 pub fn converse<C: Read + Write>(
     state: &Arc<DaemonState>,
     req: &CompileRequest,
     conn: &mut C,
 ) -> Result<(), FrameError> {
+    let ctx = match prepare(state, req) {
+        Ok(ctx) => ctx,
+        Err(Early::Split(commands)) => return send(conn, &Response::Split { commands }),
+        Err(Early::Uncacheable(reason, description)) => {
+            state
+                .stats
+                .uncacheable(detect_family(Path::new(&req.compiler)).name(), reason);
+            let sent = send(
+                conn,
+                &Response::Uncacheable {
+                    reason: reason.to_string(),
+                },
+            );
+            super::explain::journal_uncacheable(state, req, &description);
+            return sent;
+        }
+    };
+    serve(state, ctx, conn)
+}
+
+/// Everything up to the manifest key: parse, identify the compiler, hash what the key
+/// needs. Shared by compiles and `zccache explain`.
+pub(super) fn prepare<'a>(
+    state: &'a Arc<DaemonState>,
+    req: &'a CompileRequest,
+) -> Result<Ctx<'a>, Early> {
     let start_ns = now_ns();
     let env: HashMap<&str, &str> = req
         .env
@@ -75,19 +120,8 @@ pub fn converse<C: Read + Write>(
         .collect();
     let cwd = Path::new(&req.cwd);
     let family = detect_family(Path::new(&req.compiler));
-    let family_name = family.name();
-    let uncacheable = |conn: &mut C, reason: &str| -> Result<(), FrameError> {
-        state.stats.uncacheable(family_name, reason);
-        send(
-            conn,
-            &Response::Uncacheable {
-                reason: reason.to_string(),
-            },
-        )
-    };
-
     if env.contains_key("DEPENDENCIES_OUTPUT") || env.contains_key("SUNPRO_DEPENDENCIES") {
-        return uncacheable(conn, Uncacheable::DependencyEnv.name());
+        return Err(Early::named(Uncacheable::DependencyEnv));
     }
     let inv = match zccache_integrations::parse_with_env(
         family,
@@ -104,15 +138,12 @@ pub fn converse<C: Read + Write>(
                 }
                 _ => None,
             };
-            return match split {
-                Some(commands) => send(conn, &Response::Split { commands }),
-                None => uncacheable(conn, Uncacheable::MultipleSources.name()),
-            };
+            return Err(match split {
+                Some(commands) => Early::Split(commands),
+                None => Early::named(Uncacheable::MultipleSources),
+            });
         }
-        Err(why) => {
-            tracing::debug!("uncacheable: {why}");
-            return uncacheable(conn, why.name());
-        }
+        Err(why) => return Err(Early::named(why)),
     };
     let mut inv = inv;
     if inv.family == Family::Rustc && rust_hash_dir(state, &env) {
@@ -125,7 +156,12 @@ pub fn converse<C: Read + Write>(
     let (identified, sysroot) = if inv.family == Family::Rustc {
         match super::rustup::real_compiler(&req.compiler, cwd, &env) {
             Some((real, sysroot)) => (real, Some(sysroot)),
-            None => return uncacheable(conn, "toolchain_unknown"),
+            None => {
+                return Err(Early::because(
+                    "toolchain_unknown",
+                    "the Rust toolchain behind this rustc is unknown",
+                ))
+            }
         }
     } else {
         (req.compiler.clone(), None)
@@ -143,31 +179,52 @@ pub fn converse<C: Read + Write>(
         },
         Err(e) => {
             tracing::warn!("{e}");
-            return uncacheable(conn, "compiler_unreadable");
+            return Err(Early::because(
+                "compiler_unreadable",
+                "the compiler binary cannot be read",
+            ));
         }
     };
     let source = match state.hashes.digest(&resolve(cwd, &inv.source)) {
         Ok(d) => d,
-        Err(_) => return uncacheable(conn, "source_unreadable"),
+        Err(_) => {
+            return Err(Early::because(
+                "source_unreadable",
+                "the source file cannot be read",
+            ))
+        }
     };
     if time_macros_block(source.time_macros, &env) {
-        return uncacheable(conn, Uncacheable::TimeMacros.name());
+        return Err(Early::named(Uncacheable::TimeMacros));
     }
     let mut extra = Vec::new();
     for input in &inv.extra_inputs {
         match state.hashes.digest(&resolve(cwd, input)) {
             Ok(d) => extra.push((input.clone(), d.hash)),
-            Err(_) => return uncacheable(conn, "input_unreadable"),
+            Err(_) => {
+                return Err(Early::because(
+                    "input_unreadable",
+                    "an input named on the command line cannot be read",
+                ))
+            }
         }
     }
     let mut tool_ids = Vec::new();
     for tool in &inv.tool_identities {
         let Some(path) = resolve_tool(tool, cwd, env.get("PATH").copied()) else {
-            return uncacheable(conn, "tool_not_found");
+            return Err(Early::because(
+                "tool_not_found",
+                "a tool the compile runs is not on PATH",
+            ));
         };
         match state.compilers.identity(&path) {
             Ok(id) => tool_ids.push(id),
-            Err(_) => return uncacheable(conn, "tool_unreadable"),
+            Err(_) => {
+                return Err(Early::because(
+                    "tool_unreadable",
+                    "a tool the compile runs cannot be read",
+                ))
+            }
         }
     }
     let relocation = super::relocate::apply(state, &env, cwd, &mut inv);
@@ -204,7 +261,8 @@ pub fn converse<C: Read + Write>(
             tool_ids.len()
         );
     }
-    let mut ctx = Ctx {
+    tracing::trace!("parse+identity+key in {:?}", t_parsed.elapsed());
+    Ok(Ctx {
         state,
         req,
         env,
@@ -214,29 +272,48 @@ pub fn converse<C: Read + Write>(
         manifest_key: key,
         start_ns,
         relocation,
-    };
+    })
+}
+
+/// Direct mode, then the preprocessor tier, then the miss, for a prepared compile.
+fn serve<C: Read + Write>(
+    state: &Arc<DaemonState>,
+    mut ctx: Ctx,
+    conn: &mut C,
+) -> Result<(), FrameError> {
+    let key = ctx.manifest_key;
 
     // Direct mode.
-    tracing::trace!("parse+identity+key in {:?}", t_parsed.elapsed());
     state.wait_for_ingest_of(&key, super::INGEST_WAIT);
     let manifest = state.index.manifest(&key);
     if let Some(manifest) = &manifest {
         for entry in &manifest.entries {
             let started = std::time::Instant::now();
-            let matched = entry_matches(&ctx, entry);
+            let mismatch = first_mismatch(&ctx, entry);
             tracing::debug!(
-                "entry check: {} files, {} absent, matched={matched} in {:?}",
+                "entry check for {} -> {}: {} files, {} absent, {} in {:?}",
+                ctx.inv.source,
+                super::explain::first_output(&ctx.inv),
                 entry.files.len(),
                 entry.absent.len(),
+                match &mismatch {
+                    None => "matched".to_string(),
+                    Some(m) => format!("differs: {m}"),
+                },
                 started.elapsed()
             );
-            if !matched {
+            if mismatch.is_some() {
                 continue;
             }
             if let Some(done) = try_hit(&mut ctx, conn, &entry.result, false)? {
                 return done;
             }
         }
+    }
+
+    // A remote entry whose inputs match this build's files.
+    if let Some(done) = super::remote::try_remote(&mut ctx, conn)? {
+        return done;
     }
 
     // Preprocessor tier: only when this source was compiled before (an edit is likely);
@@ -311,7 +388,7 @@ fn verify_fraction(state: &DaemonState, env: &HashMap<&str, &str>) -> f64 {
 }
 
 /// A tool named by an adapter (`cc`, `/path/rustc`), resolved on the compile's PATH.
-fn resolve_tool(tool: &str, cwd: &Path, path_var: Option<&str>) -> Option<String> {
+pub(super) fn resolve_tool(tool: &str, cwd: &Path, path_var: Option<&str>) -> Option<String> {
     if tool.contains('/') {
         return Some(resolve(cwd, tool).to_string_lossy().into_owned());
     }
@@ -327,7 +404,7 @@ impl Ctx<'_> {
     }
 
     /// A recorded (placeholder) path as this build's processes would open it.
-    fn local_path(&self, stored: &str) -> std::path::PathBuf {
+    pub(super) fn local_path(&self, stored: &str) -> std::path::PathBuf {
         join_cwd(self.cwd, &self.paths().to_local(stored))
     }
 }
@@ -335,47 +412,54 @@ impl Ctx<'_> {
 /// Whether every file of `entry` still has its recorded hash, every listed directory its
 /// names, every probed path is still absent and every environment variable it read still has
 /// its value.
-fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
+pub(super) fn entry_matches(ctx: &Ctx, entry: &ManifestEntry) -> bool {
+    first_mismatch(ctx, entry).is_none()
+}
+
+/// The first thing that differs between `entry` and the current state (None: it matches).
+pub(super) fn first_mismatch<'e>(ctx: &Ctx, entry: &'e ManifestEntry) -> Option<Mismatch<'e>> {
     if let Some(tie) = &entry.tied_to {
         if ctx.relocation.as_ref().map(|r| &r.tie) != Some(tie) {
-            return false;
+            return Some(Mismatch::TiedTo(tie));
         }
     }
     for (path, hash) in &entry.files {
         match ctx.state.hashes.digest(&ctx.local_path(path)) {
             Ok(d) if d.hash == *hash => {}
-            _ => return false,
+            Ok(_) => return Some(Mismatch::FileChanged(path)),
+            Err(_) => return Some(Mismatch::FileGone(path)),
         }
     }
     for (path, secs) in &entry.mtimes {
         use std::os::unix::fs::MetadataExt;
         match std::fs::metadata(ctx.local_path(path)) {
             Ok(meta) if meta.mtime() == *secs => {}
-            _ => return false,
+            _ => return Some(Mismatch::Mtime(path)),
         }
     }
     for (dir, digest) in &entry.listings {
         match ctx.state.hashes.listing(&ctx.local_path(dir)) {
             Ok(d) if d == *digest => {}
-            _ => return false,
+            _ => return Some(Mismatch::Listing(dir)),
         }
     }
     let paths = ctx.paths();
     for (name, value) in &entry.env {
         let current = ctx.env.get(name.as_str()).map(|v| paths.to_stored(v));
         if current.as_ref() != value.as_ref() {
-            return false;
+            return Some(Mismatch::Env(name));
         }
     }
     entry
         .absent
         .iter()
-        .all(|group| group_still_absent(&ctx.local_path(&group.dir), group))
+        .find(|group| !group_still_absent(&ctx.local_path(&group.dir), group))
+        .map(Mismatch::Appeared)
 }
 
 /// Sends a hit for `result` if every blob is present; returns Some(outcome) when the
 /// conversation ended (hit served), None to keep looking.
-fn try_hit<C: Read + Write>(
+pub(super) fn try_hit<C: Read + Write>(
     ctx: &mut Ctx,
     conn: &mut C,
     result_key: &Digest,
@@ -402,6 +486,16 @@ fn try_hit<C: Read + Write>(
     let t_send = std::time::Instant::now();
     send(conn, &Response::Hit(plan))?;
     tracing::trace!("hit sent in {:?}", t_send.elapsed());
+    tracing::debug!(
+        "hit ({}) {} -> {}",
+        if preprocessor {
+            "preprocessor"
+        } else {
+            "direct"
+        },
+        ctx.inv.source,
+        super::explain::first_output(&ctx.inv)
+    );
     // The client closes the connection after restoring; a HitFailed means a blob was bad.
     match read_frame::<Request>(conn) {
         Err(FrameError::Closed) => {
@@ -448,7 +542,7 @@ fn try_hit<C: Read + Write>(
 }
 
 /// The files a hit restores for this invocation, or None if a blob is gone.
-fn hit_plan(ctx: &Ctx, record: &ResultRecord) -> Option<HitPlan> {
+pub(super) fn hit_plan(ctx: &Ctx, record: &ResultRecord) -> Option<HitPlan> {
     let mut files = Vec::new();
     for slot in &ctx.inv.outputs {
         match record.outputs.iter().find(|o| o.role == slot.role) {
@@ -547,7 +641,7 @@ pub(super) fn include_search(ctx: &Ctx) -> (Vec<String>, Vec<String>) {
 /// What an entry depends on beyond the `-E` output (the toolchain executables it ran, the
 /// variables it read, the paths it found absent): the preprocessor tier may only reuse its
 /// result while all of that still holds.
-fn beyond_preprocessor(entry: &ManifestEntry, record: &ResultRecord) -> ManifestEntry {
+pub(super) fn beyond_preprocessor(entry: &ManifestEntry, record: &ResultRecord) -> ManifestEntry {
     let headers: std::collections::HashSet<String> =
         record.deps.iter().map(|t| depfile::unescape(t)).collect();
     ManifestEntry {
@@ -667,12 +761,14 @@ fn miss<C: Read + Write>(
         ctx.state
             .stats
             .uncacheable(ctx.inv.stats_family(), Uncacheable::CompileFailed.name());
-        return send(
+        let sent = send(
             conn,
             &Response::Stored {
                 inline_files: Vec::new(),
             },
         );
+        super::explain::journal_outcome(ctx, None, Err(Uncacheable::CompileFailed.to_string()));
+        return sent;
     }
     // Inputs are hashed while the build's files surely exist; then the wrapper is answered
     // (the build's depfile comes straight from the compiler's; rustc wrote its dep-info
@@ -680,7 +776,11 @@ fn miss<C: Read + Write>(
     // in flight.
     let t_ingest = std::time::Instant::now();
     let learned = learn_inputs(ctx, &store);
-    tracing::debug!("{}: inputs learned in {:?}", ctx.inv.source, t_ingest.elapsed());
+    tracing::debug!(
+        "{}: inputs learned in {:?}",
+        ctx.inv.source,
+        t_ingest.elapsed()
+    );
     let inline_files = match &learned {
         Ok(learned) => render_user_depfile(ctx, &learned.tokens, &learned.system_deps),
         Err(_) => depfile_from_compiler(ctx, &store),
@@ -689,6 +789,8 @@ fn miss<C: Read + Write>(
     .collect();
     let _in_flight = ctx.state.begin_ingest(ctx.manifest_key);
     send(conn, &Response::Stored { inline_files })?;
+    // Why it missed is worked out against the entries as they were before this one.
+    let prior = ctx.state.index.manifest(&ctx.manifest_key);
     let ingested = learned.and_then(|learned| ingest(ctx, &store, learned, pp_key));
     tracing::debug!(
         "ingest of {} ({} output bytes, compile {} ms) took {:?}",
@@ -702,17 +804,23 @@ fn miss<C: Read + Write>(
         store.compile_ms,
         t_ingest.elapsed()
     );
-    match ingested {
-        Ok(_) => ctx.state.stats.miss(ctx.inv.stats_family()),
+    let journaled = match ingested {
+        Ok(_) => {
+            ctx.state.stats.miss(ctx.inv.stats_family());
+            Ok(())
+        }
         Err(IngestError::Uncacheable(reason)) => {
-            ctx.state.stats.uncacheable(ctx.inv.stats_family(), reason)
+            ctx.state.stats.uncacheable(ctx.inv.stats_family(), reason);
+            Err(reason.replace('_', " "))
         }
         Err(IngestError::Failed(why)) => {
             tracing::warn!("could not store result: {why}");
             ctx.state.stats.miss(ctx.inv.stats_family());
             ctx.state.stats.error("store_failed");
+            Ok(())
         }
-    }
+    };
+    super::explain::journal_outcome(ctx, prior.as_deref(), journaled);
     Ok(())
 }
 
@@ -802,11 +910,13 @@ fn ingest(
         .manifest(&ctx.manifest_key)
         .map(|m| (*m).clone())
         .unwrap_or_default();
-    manifest.push_front(ManifestEntry {
+    let stored_entry = ManifestEntry {
         result: rkey,
         ..entry
-    });
+    };
+    manifest.push_front(stored_entry.clone());
     state.index.put_manifest(ctx.manifest_key, manifest);
+    super::remote::upload_stored(ctx, rkey, &stored_entry, &record);
     match pp_key {
         Some(pkey) if preprocessor_ok => state.index.put_preproc(pkey, rkey),
         Some(_) => {}

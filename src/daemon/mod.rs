@@ -7,12 +7,16 @@ pub mod accesses;
 pub mod backfill;
 pub mod compile;
 pub mod compiler_id;
+pub mod explain;
+pub mod journal;
+pub mod key_parts;
 pub mod keys;
 pub mod learn;
 pub mod link;
 pub mod pathmap;
 pub mod recorder;
 pub mod relocate;
+pub mod remote;
 pub mod rustup;
 pub mod session;
 pub mod shadowing;
@@ -86,6 +90,17 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
 
     let blobs = Arc::new(BlobStore::open(&layout.blobs(), &layout.tmp())?);
     let index = Index::open(&layout.index_db(), blobs.clone(), settings.max_size.value)?;
+    let stats = stats::Stats::default();
+    let remote = crate::store::remote::RemoteTier::new(
+        &crate::store::remote::RemoteConfig {
+            urls: settings.remote.value.clone(),
+            read_only: settings.remote_read_only.value,
+            secret: settings.remote_key.value.clone(),
+            header: settings.remote_header.value.clone(),
+            max_lookup: Duration::from_millis(settings.remote_timeout_ms.value),
+        },
+        stats.remote.clone(),
+    );
     let state = Arc::new(DaemonState {
         settings: settings.clone(),
         layout: layout.clone(),
@@ -93,7 +108,8 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         index,
         hashes: HashCache::new(),
         compilers: compiler_id::CompilerCache::new(),
-        stats: stats::Stats::default(),
+        stats,
+        misses: explain::MissRecords::new(&layout.root, settings.miss_journal.value),
         started: Instant::now(),
         active: Default::default(),
         last_activity: Mutex::new(Instant::now()),
@@ -107,6 +123,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
                 None
             }
         },
+        remote,
     });
     let _ = state
         .backfill
@@ -201,12 +218,17 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
         .spawn(move || {
             let idle = Duration::from_secs(state.settings.idle_timeout.value.max(1));
             let mut saved_generation = state.stats.generation.load(Ordering::Relaxed);
+            let mut ticks: u64 = 0;
             loop {
                 std::thread::sleep(Duration::from_millis(500));
                 let generation = state.stats.generation.load(Ordering::Relaxed);
                 if generation != saved_generation {
                     state.index.save_stats(state.stats.to_pairs());
                     saved_generation = generation;
+                }
+                ticks += 1;
+                if ticks.is_multiple_of(KEY_PARTS_SAVE_TICKS) {
+                    state.misses.key_parts.save_if_dirty();
                 }
                 let last = state
                     .last_activity
@@ -222,15 +244,28 @@ fn spawn_housekeeping(state: Arc<DaemonState>) {
         });
 }
 
+/// Housekeeping ticks (of 500 ms) between saves of the key parts `explain` compares against.
+const KEY_PARTS_SAVE_TICKS: u64 = 60;
+
 /// Longest a stats/clear/stop request waits for answered misses to be stored.
 pub const INGEST_WAIT: Duration = Duration::from_secs(30);
+
+/// Longest `zccache stats` waits for queued remote uploads (so a build's uploads show).
+pub const STATS_UPLOAD_WAIT: Duration = Duration::from_secs(3);
+
+/// Longest stop / idle exit waits for queued remote uploads.
+pub const REMOTE_FLUSH: Duration = Duration::from_secs(10);
 
 /// Stops serving: removes the socket, persists everything, exits the process.
 pub fn shutdown(state: &DaemonState) -> ! {
     state.wait_for_ingests(INGEST_WAIT);
     let _ = std::fs::remove_file(state.layout.socket());
+    if let Some(remote) = &state.remote {
+        remote.flush(REMOTE_FLUSH);
+    }
     let _ = std::fs::remove_file(state.layout.pid_file());
     state.index.save_stats(state.stats.to_pairs());
+    state.misses.key_parts.save_if_dirty();
     state.index.close();
     std::process::exit(0);
 }

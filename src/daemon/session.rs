@@ -83,11 +83,15 @@ fn handle(state: &Arc<DaemonState>, conn: &mut Stream) -> Result<(), FrameError>
         }
         Request::Stats => {
             state.wait_for_ingests(super::INGEST_WAIT);
+            if let Some(remote) = &state.remote {
+                remote.flush(super::STATS_UPLOAD_WAIT);
+            }
             write_frame(conn, &Response::Stats(state.snapshot()))
         }
         Request::ZeroStats => {
             state.wait_for_ingests(super::INGEST_WAIT);
             state.stats.zero();
+            state.misses.journal.mark_zero();
             state.index.save_stats(state.stats.to_pairs());
             state.index.flush();
             write_frame(conn, &Response::Ok)
@@ -96,6 +100,7 @@ fn handle(state: &Arc<DaemonState>, conn: &mut Stream) -> Result<(), FrameError>
             state.wait_for_ingests(super::INGEST_WAIT);
             state.index.clear();
             state.hashes.clear();
+            state.misses.key_parts.clear();
             write_frame(conn, &Response::Ok)
         }
         Request::Shutdown => {
@@ -112,6 +117,14 @@ fn handle(state: &Arc<DaemonState>, conn: &mut Stream) -> Result<(), FrameError>
         Request::ReportFallback { reason } => {
             state.stats.error(&reason);
             write_frame(conn, &Response::Ok)
+        }
+        Request::Explain(req) => {
+            let report = super::explain::explain(state, &req);
+            write_frame(conn, &Response::Explained(report))
+        }
+        Request::Misses { since_ms } => {
+            state.wait_for_ingests(super::INGEST_WAIT);
+            write_frame(conn, &Response::Misses(state.misses.report(since_ms)))
         }
         other => write_frame(
             conn,

@@ -19,6 +19,8 @@ pub struct DaemonState {
     pub hashes: HashCache,
     pub compilers: CompilerCache,
     pub stats: Stats,
+    /// The miss journal and what `explain` compares a miss against.
+    pub misses: super::explain::MissRecords,
     pub started: Instant,
     /// Connections being served right now.
     pub active: AtomicUsize,
@@ -34,6 +36,8 @@ pub struct DaemonState {
     /// The installed file-access recorder (None if it could not be installed: misses are
     /// then not cached).
     pub recorder: Option<std::path::PathBuf>,
+    /// The remote tier, when remotes are configured.
+    pub remote: Option<Arc<crate::store::remote::RemoteTier>>,
 }
 
 impl DaemonState {
@@ -47,6 +51,9 @@ impl DaemonState {
         s.daemon_pid = std::process::id();
         s.daemon_uptime_s = self.started.elapsed().as_secs();
         s.cache_dir = self.layout.root.display().to_string();
+        if let Some(remote) = &self.remote {
+            s.remotes = remote.describe();
+        }
         s
     }
 

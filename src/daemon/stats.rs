@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::store::remote::RemoteCounters;
+
 /// Counters of one compiler family (`gcc`, `clang`, `rustc`, `emcc`…).
 #[derive(Debug, Clone, Copy, Default)]
 struct FamilyCounts {
@@ -35,9 +37,27 @@ pub struct Stats {
     known_reasons: Mutex<std::collections::BTreeSet<String>>,
     /// Bumped on every change so the saver knows when to persist.
     pub generation: AtomicU64,
+    /// The remote tier's counters (shared with it).
+    pub remote: std::sync::Arc<RemoteCounters>,
 }
 
 impl Stats {
+    /// The remote counters by their `stats --json` names.
+    fn remote_counters(&self) -> [(&'static str, &AtomicU64); 9] {
+        let r = &self.remote;
+        [
+            ("remote_hits", &r.hits),
+            ("remote_misses", &r.misses),
+            ("remote_errors", &r.errors),
+            ("remote_timeouts", &r.timeouts),
+            ("remote_uploads", &r.uploads),
+            ("remote_uploads_dropped", &r.uploads_dropped),
+            ("remote_bytes_down", &r.bytes_down),
+            ("remote_bytes_up", &r.bytes_up),
+            ("remote_bad_signatures", &r.bad_signatures),
+        ]
+    }
+
     fn bump(&self) {
         self.generation.fetch_add(1, Ordering::Relaxed);
     }
@@ -131,7 +151,10 @@ impl Stats {
             &self.verify_mismatch,
             &self.verify_unreproducible,
             &self.verify_skipped,
-        ] {
+        ]
+        .into_iter()
+        .chain(self.remote_counters().into_iter().map(|(_, c)| c))
+        {
             c.store(0, Ordering::Relaxed);
         }
         if let Ok(mut r) = self.reasons.lock() {
@@ -161,6 +184,15 @@ impl Stats {
             verify_mismatch: self.verify_mismatch.load(Ordering::Relaxed),
             verify_unreproducible: self.verify_unreproducible.load(Ordering::Relaxed),
             verify_skipped: self.verify_skipped.load(Ordering::Relaxed),
+            remote_hits: self.remote.hits.load(Ordering::Relaxed),
+            remote_misses: self.remote.misses.load(Ordering::Relaxed),
+            remote_errors: self.remote.errors.load(Ordering::Relaxed),
+            remote_timeouts: self.remote.timeouts.load(Ordering::Relaxed),
+            remote_uploads: self.remote.uploads.load(Ordering::Relaxed),
+            remote_uploads_dropped: self.remote.uploads_dropped.load(Ordering::Relaxed),
+            remote_bytes_down: self.remote.bytes_down.load(Ordering::Relaxed),
+            remote_bytes_up: self.remote.bytes_up.load(Ordering::Relaxed),
+            remote_bad_signatures: self.remote.bad_signatures.load(Ordering::Relaxed),
             reasons: self.reasons.lock().map(|r| r.clone()).unwrap_or_default(),
             families: self
                 .families
@@ -200,6 +232,9 @@ impl Stats {
             ("verify_unreproducible".to_string(), s.verify_unreproducible),
             ("verify_skipped".to_string(), s.verify_skipped),
         ];
+        for (name, counter) in self.remote_counters() {
+            out.push((name.to_string(), counter.load(Ordering::Relaxed)));
+        }
         for (name, c) in &s.families {
             out.push((format!("family:{name}:hits"), c.hits));
             out.push((format!("family:{name}:misses"), c.misses));
@@ -234,6 +269,16 @@ impl Stats {
                 "verify_mismatch" => &self.verify_mismatch,
                 "verify_unreproducible" => &self.verify_unreproducible,
                 "verify_skipped" => &self.verify_skipped,
+                other if other.starts_with("remote_") => {
+                    if let Some((_, c)) = self
+                        .remote_counters()
+                        .into_iter()
+                        .find(|(n, _)| *n == other)
+                    {
+                        c.store(v, Ordering::Relaxed);
+                    }
+                    continue;
+                }
                 other => {
                     if let Some(rest) = other.strip_prefix("family:") {
                         if let Some((name, field)) = rest.rsplit_once(':') {

@@ -40,6 +40,12 @@ pub enum Request {
     /// A client ran the compiler itself because talking to the daemon failed in a way the
     /// daemon could not count (counted as an error).
     ReportFallback { reason: String },
+    /// `zccache explain`: would this compile hit, and if not why (a dry run: nothing is
+    /// compiled, stored or counted). Answered with `Explained`.
+    Explain(CompileRequest),
+    /// `zccache misses`: the journaled misses since `since_ms` (unix ms; None: since the last
+    /// `stats --zero`), grouped by cause. Answered with `Misses`.
+    Misses { since_ms: Option<u64> },
 }
 
 /// Everything the daemon needs to decide hit or miss.
@@ -137,6 +143,36 @@ pub enum Response {
     Error {
         message: String,
     },
+    /// Answer to [`Request::Explain`].
+    Explained(ExplainReport),
+    /// Answer to [`Request::Misses`].
+    Misses(MissReport),
+}
+
+/// What `zccache explain` found (its `--json` shape).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExplainReport {
+    /// `hit`, `miss` or `uncacheable`.
+    pub result: String,
+    /// Why (empty on a hit): each difference against the nearest entry, the first one first.
+    pub causes: Vec<String>,
+}
+
+/// Journaled misses grouped by cause, most frequent first (`zccache misses --json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MissReport {
+    pub groups: Vec<MissGroup>,
+}
+
+/// Misses that share one cause.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MissGroup {
+    pub cause: String,
+    pub count: u64,
+    /// A few output paths of these compiles.
+    pub examples: Vec<String>,
+    /// Which compiles: crate names for rustc, source files otherwise (a few, distinct).
+    pub units: Vec<String>,
 }
 
 /// What the compiler did on a miss.
@@ -190,6 +226,20 @@ pub struct StatsSnapshot {
     pub verify_unreproducible: u64,
     /// Sampled hits that could not be re-compiled (sources gone, verifier busy…).
     pub verify_skipped: u64,
+    /// Remote tier: compiles served from a remote (also counted in `hits`), local misses
+    /// the remotes could not serve, failed and timed-out calls, uploads done and dropped,
+    /// bytes moved, entries ignored for a missing or wrong signature.
+    pub remote_hits: u64,
+    pub remote_misses: u64,
+    pub remote_errors: u64,
+    pub remote_timeouts: u64,
+    pub remote_uploads: u64,
+    pub remote_uploads_dropped: u64,
+    pub remote_bytes_down: u64,
+    pub remote_bytes_up: u64,
+    pub remote_bad_signatures: u64,
+    /// The configured remotes (credentials removed) with their state; empty when none.
+    pub remotes: Vec<String>,
     pub reasons: BTreeMap<String, u64>,
     /// The same counters per compiler family (`gcc`, `clang`, `rustc`, `emcc`).
     pub families: BTreeMap<String, FamilySnapshot>,

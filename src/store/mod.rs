@@ -5,6 +5,7 @@ pub mod blob;
 pub mod evict;
 pub mod index;
 pub mod records;
+pub mod remote;
 
 pub use blob::BlobStore;
 pub use index::Index;

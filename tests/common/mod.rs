@@ -65,6 +65,15 @@ impl TestCache {
         cmd.env_remove("ZCCACHE_MAXSIZE");
         cmd.env_remove("ZCCACHE_BASE_DIR");
         cmd.env_remove("ZCCACHE_PATH_REMAP");
+        for var in [
+            "ZCCACHE_REMOTE",
+            "ZCCACHE_REMOTE_READ_ONLY",
+            "ZCCACHE_REMOTE_KEY",
+            "ZCCACHE_REMOTE_HEADER",
+            "ZCCACHE_REMOTE_TIMEOUT",
+        ] {
+            cmd.env_remove(var);
+        }
     }
 
     /// Runs `zccache <args…>` in `cwd` (the work dir when None) and returns its output.
