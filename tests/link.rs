@@ -686,3 +686,44 @@ fn cmake_googletest_project_rebuilds_links_from_cache() {
     assert_eq!(cache.stat("misses"), 0, "rebuild: every compile hits");
     ctest();
 }
+
+/// `ZCCACHE_VERIFY=1` re-links a hit into a scratch dir: the cached program equals the fresh
+/// link; a link writing a map file (named by a linker option) is not re-linked.
+#[test]
+fn verify_mode_relinks_hits() {
+    let cache = TestCache::new();
+    write_sources(&cache);
+    compile(&cache, "gcc", &["-O2"], &["main.c", "f.c", "g.c"]);
+    let verified = |args: &[&str]| {
+        let mut cmd = cache.zccache();
+        cmd.args(args).env("ZCCACHE_VERIFY", "1");
+        assert_ok(&cmd.output().expect("spawn"), "verified link");
+    };
+    let link = ["gcc", "main.o", "f.o", "g.o", "-o", "prog"];
+    zcc(&cache, &link);
+    verified(&link);
+    let map = [
+        "gcc",
+        "main.o",
+        "f.o",
+        "g.o",
+        "-Wl,-Map=prog.map",
+        "-o",
+        "prog2",
+    ];
+    zcc(&cache, &map);
+    verified(&map);
+    let stats = cache.stats();
+    let get = |k: &str| stats[k].as_u64().unwrap_or(0);
+    assert_eq!(
+        (
+            get("verify_ok"),
+            get("verify_mismatch"),
+            get("verify_skipped")
+        ),
+        (1, 0, 1),
+        "{stats}"
+    );
+    assert_eq!(family(&cache, "gcc-link").0, 2);
+    assert_eq!(run_program(&cache, "prog"), "42\n");
+}
