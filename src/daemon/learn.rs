@@ -238,7 +238,11 @@ impl Recorded {
             if meta.is_dir() {
                 continue;
             }
-            if !meta.is_file() && !matches!(abs.to_str(), Some("/dev/null" | "/dev/zero")) {
+            if !meta.is_file() {
+                if matches!(abs.to_str(), Some("/dev/null" | "/dev/zero")) {
+                    // Always the same (nothing, or zeros): nothing to key, never to be read.
+                    continue;
+                }
                 // A device, FIFO or socket (/dev/urandom…): no content to key.
                 return Err(IngestError::Uncacheable("unhashable_input"));
             }
