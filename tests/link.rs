@@ -124,7 +124,7 @@ fn compile(cache: &TestCache, cc: &str, flags: &[&str], sources: &[&str]) {
 
 #[test]
 fn programs_and_shared_libraries_equal_bare_links_and_run() {
-    for tool in ["gcc", "clang", "ld.lld", "ld.bfd", "readelf"] {
+    for tool in ["gcc", "clang", "ld.lld", "ld.bfd", "ld.gold", "readelf"] {
         require_tool(tool);
     }
     let cache = TestCache::new();
@@ -145,6 +145,7 @@ fn programs_and_shared_libraries_equal_bare_links_and_run() {
             "p_gcc_lld",
         ),
         ("clang-link", with(&["clang", "-fuse-ld=lld"]), "p_lld"),
+        ("gcc-link", with(&["g++", "-fuse-ld=gold"]), "p_gold"),
         ("gcc-link", with(&["gcc", "-static"]), "p_static"),
     ] {
         let bytes = link_matches_bare(&cache, fam, &link, out);
