@@ -11,6 +11,9 @@
 #   * sets CMAKE_<LANG>_COMPILER_LAUNCHER to it for every enabled language among
 #     C, CXX, CUDA, OBJC, OBJCXX (Ninja and Makefile generators), or wraps
 #     CMAKE_XCODE_ATTRIBUTE_CC/CXX through a generated launcher script (Xcode),
+#   * with -DZCCACHE_LINKS=ON (CMake >= 3.21), also sets CMAKE_C_LINKER_LAUNCHER and
+#     CMAKE_CXX_LINKER_LAUNCHER, so links of executables and shared libraries are cached too
+#     (a link zccache cannot key passes through uncached; static libraries use `ar`),
 #   * prints one status line saying what it did.
 #   Languages enabled later (enable_language(), a later project()) are handled when CMake loads
 #   them; you can also call zccache_enable() again yourself at any point.
@@ -45,6 +48,7 @@ include_guard(DIRECTORY)
 cmake_policy(VERSION 3.10...3.31)
 
 option(ZCCACHE_ENABLE "Route C/C++ compiles through the zccache compiler cache" ON)
+option(ZCCACHE_LINKS "Also route C/C++ links of executables and shared libraries through zccache (CMake >= 3.21)" OFF)
 
 # Looks a bare program name up on PATH without leaving a cache entry behind.
 function(_zccache_which name out_var)
@@ -183,6 +187,7 @@ function(zccache_enable)
   endif()
 
   set(_done)       # languages now routed through zccache
+  set(_linked)     # languages whose links are routed through zccache (ZCCACHE_LINKS)
   set(_kept)       # "<LANG> (reason)" left alone
   foreach(_lang IN LISTS _langs)
     set(_var CMAKE_${_lang}_COMPILER_LAUNCHER)
@@ -244,6 +249,15 @@ function(zccache_enable)
     else()
       set(${_var} "${_zccache_program}" PARENT_SCOPE)
       list(APPEND _done ${_lang})
+      # Links too, when asked (CMake >= 3.21 has link launchers; a user's is kept).
+      set(_lvar CMAKE_${_lang}_LINKER_LAUNCHER)
+      if(ZCCACHE_LINKS AND (_lang STREQUAL "C" OR _lang STREQUAL "CXX")
+         AND NOT CMAKE_VERSION VERSION_LESS 3.21
+         AND ("${${_lvar}}" STREQUAL "" OR "${${_lvar}}" STREQUAL "${_zccache_program}")
+         AND "$ENV{${_lvar}}" STREQUAL "")
+        set(${_lvar} "${_zccache_program}" PARENT_SCOPE)
+        list(APPEND _linked ${_lang})
+      endif()
       if(NOT _lang IN_LIST _launched)
         list(APPEND _launched ${_lang})
       endif()
@@ -275,6 +289,11 @@ function(zccache_enable)
       else()
         list(APPEND _parts "${_d} compiles go through ${_zccache_program}")
       endif()
+    endif()
+    if(_linked)
+      list(REMOVE_DUPLICATES _linked)
+      string(REPLACE ";" ", " _l "${_linked}")
+      list(APPEND _parts "${_l} links go through ${_zccache_program}")
     endif()
     if(_kept)
       string(REPLACE ";" ", " _k "${_kept}")

@@ -227,7 +227,7 @@ fn uncacheable_cases_pass_through_with_reasons() {
     cache.write("b.c", "int main(void){return 0;}\n");
     cache.write("t.c", "const char *t = __DATE__;\n");
     let cases: &[(&[&str], &str)] = &[
-        (&["gcc", "b.c", "-o", "linked"], "linking"),
+        (&["gcc", "b.c", "-o", "linked"], "compile_and_link"),
         (&["gcc", "-E", "a.c"], "preprocess_only"),
         (&["gcc", "-c", "t.c", "-o", "t.o"], "time_macros"),
         (

@@ -474,3 +474,58 @@ fn config_names_the_base_dir_in_effect() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn emcc_compiles_share_between_checkouts() {
+    require_tool("emcc");
+    let cache = TestCache::new();
+    let clean = |cmd: &mut Command| {
+        for var in [
+            "EM_CONFIG",
+            "EM_CACHE",
+            "EMCC_CFLAGS",
+            "EM_COMPILER_WRAPPER",
+            "EMCC_DEBUG",
+        ] {
+            cmd.env_remove(var);
+        }
+    };
+    for (i, checkout) in ["one/web", "deeper/two/web"].iter().enumerate() {
+        let dir = cache.work.join(checkout);
+        write(&dir.join("include/scale.h"), "#define SCALE 5\n");
+        write(
+            &dir.join("src/calc.c"),
+            "#include \"scale.h\"\nint calc(int x) { return x * SCALE; }\n",
+        );
+        std::fs::create_dir_all(dir.join(".git")).expect("mark the checkout");
+        let src = dir.join("src/calc.c");
+        let inc = format!("-I{}", dir.join("include").display());
+        let args = ["-O1", &inc, "-c", src.to_str().unwrap(), "-o", "calc.o"];
+        let mut bare = Command::new("emcc");
+        clean(&mut bare);
+        let out = bare.args(args).current_dir(&dir).output().expect("emcc");
+        assert_ok(&out, "bare emcc");
+        let reference = std::fs::read(dir.join("calc.o")).expect("bare object");
+        std::fs::remove_file(dir.join("calc.o")).expect("rm");
+        cache.zero();
+        let mut cmd = cache.zccache();
+        clean(&mut cmd);
+        let out = cmd
+            .arg("emcc")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("zccache emcc");
+        assert_ok(&out, "zccache emcc");
+        let got = std::fs::read(dir.join("calc.o")).expect("object");
+        assert!(
+            got == reference,
+            "{checkout}: object equals a bare emcc compile"
+        );
+        assert_eq!(
+            cache.stat("hits"),
+            i as u64,
+            "{checkout}: the second checkout hits"
+        );
+    }
+}

@@ -1052,6 +1052,7 @@ fn link(
         include_dirs: IncludeDirs::default(),
         language: Language::Preprocessed,
         default_dirs_args: Vec::new(),
+        link: false,
     })
 }
 

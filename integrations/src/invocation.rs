@@ -91,6 +91,9 @@ pub struct Invocation {
     /// The arguments that change the compiler's default include directories (`-nostdinc`,
     /// `--sysroot`, `-target`, `-m32`, `-stdlib=`…), to ask it for them.
     pub default_dirs_args: Vec<String>,
+    /// A gcc/clang link (objects → program or library): counted under its own family name.
+    #[serde(default)]
+    pub link: bool,
 }
 
 /// Include directories given on the command line, per search class, each in order.
@@ -107,6 +110,15 @@ pub struct IncludeDirs {
 }
 
 impl Invocation {
+    /// The family name hits and misses are counted under: `gcc-link`/`clang-link` for links.
+    pub fn stats_family(&self) -> &'static str {
+        match (self.link, self.family) {
+            (true, Family::Gcc) => "gcc-link",
+            (true, Family::Clang) => "clang-link",
+            _ => self.family.name(),
+        }
+    }
+
     /// Whether the outputs embed `cwd`, so a result is only valid for the same directory.
     pub fn embeds_cwd(&self, cwd: &str) -> bool {
         self.cwd_key(cwd).is_some()
@@ -203,7 +215,7 @@ pub const DEPFILE_PLACEHOLDER: &str = "\u{0}ZCCACHE_DEPFILE\u{0}";
 /// Why a command line is run uncached. The `name` is what stats count.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum Uncacheable {
-    #[error("not a compile (linking or no -c)")]
+    #[error("an object or library operand in a compile (-c/-S with a link input)")]
     Linking,
     #[error("preprocessing only (-E, -M, -MM)")]
     PreprocessOnly,
@@ -251,6 +263,8 @@ pub enum Uncacheable {
     CompileAndLink,
     #[error("link input not found or not hashable: {0}")]
     LinkInputUnresolved(String),
+    #[error("link output is not reproducible: {0}")]
+    LinkNotReproducible(String),
 }
 
 impl Uncacheable {
@@ -280,6 +294,7 @@ impl Uncacheable {
             Uncacheable::EmscriptenSetup(_) => "emscripten_setup",
             Uncacheable::CompileAndLink => "compile_and_link",
             Uncacheable::LinkInputUnresolved(_) => "link_input_unresolved",
+            Uncacheable::LinkNotReproducible(_) => "link_not_reproducible",
         }
     }
 }

@@ -375,6 +375,7 @@ fn build(
         include_dirs: IncludeDirs::default(),
         language: Language::Rust,
         default_dirs_args: Vec::new(),
+        link: false,
     })
 }
 

@@ -325,6 +325,20 @@ fn print_stats(s: &StatsSnapshot) {
         "compile time saved     {:>9.1}s",
         s.time_saved_ms as f64 / 1000.0
     );
+    // Per family (links are `gcc-link`/`clang-link`), only those with any activity.
+    for (name, f) in s
+        .families
+        .iter()
+        .filter(|(_, f)| f.hits + f.misses + f.uncacheable > 0)
+    {
+        println!(
+            "  {name:<12} {:>6} hits {:>6} misses {:>6} uncacheable {:>8.1}s saved",
+            f.hits,
+            f.misses,
+            f.uncacheable,
+            f.time_saved_ms as f64 / 1000.0
+        );
+    }
     println!(
         "daemon                 pid {} up {}s",
         s.daemon_pid, s.daemon_uptime_s

@@ -381,7 +381,13 @@ fn compile_and_store(
         accesses,
         output_files,
     });
+    let t_store = std::time::Instant::now();
     let stored = write_frame(conn, &store).and_then(|_| read_frame::<Response>(conn));
+    tracing::debug!(
+        "miss: compiler ran {} ms; store answered in {:?}",
+        captured.millis,
+        t_store.elapsed()
+    );
     match stored {
         Ok(Response::Stored { inline_files }) => {
             for (path, bytes) in &inline_files {

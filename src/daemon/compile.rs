@@ -477,11 +477,11 @@ pub(super) fn try_hit<C: Read + Write>(
     if preprocessor {
         state
             .stats
-            .preprocessor_hit(ctx.inv.family.name(), record.compile_ms);
+            .preprocessor_hit(ctx.inv.stats_family(), record.compile_ms);
     } else {
         state
             .stats
-            .direct_hit(ctx.inv.family.name(), record.compile_ms);
+            .direct_hit(ctx.inv.stats_family(), record.compile_ms);
     }
     let t_send = std::time::Instant::now();
     send(conn, &Response::Hit(plan))?;
@@ -523,7 +523,7 @@ pub(super) fn try_hit<C: Read + Write>(
             tracing::warn!("cached result could not be restored ({reason}); recompiling");
             state
                 .stats
-                .undo_hit(ctx.inv.family.name(), preprocessor, record.compile_ms);
+                .undo_hit(ctx.inv.stats_family(), preprocessor, record.compile_ms);
             state.stats.error("restore_failed");
             for out in &record.outputs {
                 state.blobs.remove(&out.blob);
@@ -765,7 +765,7 @@ fn miss<C: Read + Write>(
     if store.exit_code != 0 {
         ctx.state
             .stats
-            .uncacheable(ctx.inv.family.name(), Uncacheable::CompileFailed.name());
+            .uncacheable(ctx.inv.stats_family(), Uncacheable::CompileFailed.name());
         let sent = send(
             conn,
             &Response::Stored {
@@ -782,6 +782,11 @@ fn miss<C: Read + Write>(
     let t_ingest = std::time::Instant::now();
     let by_path = super::large_outputs::capture(&ctx.state.layout.tmp(), &store.output_files);
     let learned = learn_inputs(ctx, &store);
+    tracing::debug!(
+        "{}: inputs learned in {:?}",
+        ctx.inv.source,
+        t_ingest.elapsed()
+    );
     let inline_files = match &learned {
         Ok(learned) => render_user_depfile(ctx, &learned.tokens, &learned.system_deps),
         Err(_) => depfile_from_compiler(ctx, &store),
@@ -807,16 +812,16 @@ fn miss<C: Read + Write>(
     );
     let journaled = match ingested {
         Ok(_) => {
-            ctx.state.stats.miss(ctx.inv.family.name());
+            ctx.state.stats.miss(ctx.inv.stats_family());
             Ok(())
         }
         Err(IngestError::Uncacheable(reason)) => {
-            ctx.state.stats.uncacheable(ctx.inv.family.name(), reason);
+            ctx.state.stats.uncacheable(ctx.inv.stats_family(), reason);
             Err(reason.replace('_', " "))
         }
         Err(IngestError::Failed(why)) => {
             tracing::warn!("could not store result: {why}");
-            ctx.state.stats.miss(ctx.inv.family.name());
+            ctx.state.stats.miss(ctx.inv.stats_family());
             ctx.state.stats.error("store_failed");
             Ok(())
         }
@@ -853,6 +858,7 @@ fn ingest(
     let state = ctx.state;
     let paths = ctx.paths();
     let mut outputs = Vec::new();
+    let mut large_blobs = Vec::new();
     for (i, (slot, content)) in ctx.inv.outputs.iter().zip(&store.outputs).enumerate() {
         match content {
             Some((bytes, mode)) => {
@@ -876,6 +882,7 @@ fn ingest(
             {
                 Some(Ok(c)) => {
                     state.index.add_blob(c.blob, c.size);
+                    large_blobs.push(c.blob);
                     outputs.push(StoredOutput {
                         role: slot.role.clone(),
                         blob: c.blob,
@@ -894,10 +901,20 @@ fn ingest(
         }
     }
     let tied_to = ctx.relocation.as_ref().and_then(|relocation| {
-        let outputs = store.outputs.iter().flatten().map(|(b, _)| b.as_slice());
-        // Outputs handed over by path are not searched: the entry serves only this checkout.
-        let unsearched = by_path.iter().any(|c| c.is_some());
-        (unsearched || relocation.outputs_name_checkout(outputs)).then(|| relocation.tie.clone())
+        // Outputs handed over by path are searched in their blobs (read back; an unreadable
+        // one ties the entry to this checkout).
+        let large: Option<Vec<Vec<u8>>> = large_blobs
+            .iter()
+            .map(|blob| std::fs::read(state.blobs.path(blob)).ok())
+            .collect();
+        let searched = store.outputs.iter().flatten().map(|(b, _)| b.as_slice());
+        let names_checkout = match &large {
+            Some(large) => {
+                relocation.outputs_name_checkout(searched.chain(large.iter().map(Vec::as_slice)))
+            }
+            None => true,
+        };
+        names_checkout.then(|| relocation.tie.clone())
     });
     if tied_to.is_some() {
         tracing::debug!(

@@ -147,6 +147,9 @@ pub(super) fn learn_inputs(ctx: &Ctx, store: &StoreRequest) -> Result<Learned, I
         tracing::debug!("{}: not cached: {why}", ctx.inv.source);
         return Err(IngestError::Uncacheable("unrecorded_access"));
     }
+    if ctx.inv.link {
+        super::link::check_writes(ctx, &accesses)?;
+    }
     let recorded = Recorded::learn(ctx, &accesses, &inputs)?;
     files.extend(recorded.files);
     for (name, value) in recorded.env {
@@ -234,6 +237,14 @@ impl Recorded {
             };
             if meta.is_dir() {
                 continue;
+            }
+            if !meta.is_file() {
+                if matches!(abs.to_str(), Some("/dev/null" | "/dev/zero")) {
+                    // Always the same (nothing, or zeros): nothing to key, never to be read.
+                    continue;
+                }
+                // A device, FIFO or socket (/dev/urandom…): no content to key.
+                return Err(IngestError::Uncacheable("unhashable_input"));
             }
             let digest = ctx
                 .state

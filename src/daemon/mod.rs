@@ -14,6 +14,7 @@ pub mod keys;
 pub mod large_outputs;
 pub mod learn;
 pub mod lifecycle;
+pub mod link;
 pub mod memory;
 pub mod owners;
 pub mod pathmap;

@@ -73,6 +73,11 @@ impl Job {
         result_key: Digest,
         manifest_key: Digest,
     ) -> Option<Job> {
+        if inv.link && inv.outputs.len() > 1 {
+            // A link's map or dependency file is named by a linker option, not derived from
+            // `-o`: a re-link would write it over the build's own.
+            return None;
+        }
         let obj = inv.outputs.first()?;
         let file_name = |p: &str| Path::new(p).file_name()?.to_str().map(String::from);
         let mut args = Vec::with_capacity(inv.miss_args.len());

@@ -1,5 +1,6 @@
 //! The gcc/clang adapter: one compile command line → [`Invocation`] or [`Uncacheable`].
 
+mod link;
 pub mod options;
 
 use crate::depfile::quote_target;
@@ -82,6 +83,9 @@ struct Scan {
     /// `-g3`, `-ggdb3`, `-fdebug-macro`: macro definitions go into the object, and `-E`
     /// output does not show them.
     macro_debug: bool,
+    /// Operands that are not sources (objects, archives, shared libraries, linker scripts):
+    /// inputs of a link.
+    link_inputs: Vec<String>,
 }
 
 /// Whether a source operand is a header that gcc/clang precompile.
@@ -160,7 +164,7 @@ fn scan(raw_args: &[String], cwd: &Path) -> Result<(Vec<String>, Scan), Uncachea
                     s.sources.push((arg.clone(), lang));
                     s.source_positions.push(i - 1);
                 }
-                None => return Err(Uncacheable::Linking),
+                None => s.link_inputs.push(arg.clone()),
             }
             s.key_args.push(arg.clone());
             s.passthrough.push(arg.clone());
@@ -387,6 +391,13 @@ fn build(family: Family, mut s: Scan) -> Result<Invocation, Uncacheable> {
         s.compile = true;
     }
     if !s.compile && !s.assemble_only {
+        if !s.sources.is_empty() {
+            return Err(Uncacheable::CompileAndLink);
+        }
+        return link::build(family, s);
+    }
+    if !s.link_inputs.is_empty() {
+        // `-c a.c b.o`: the compiler ignores the object; not worth a rule of its own.
         return Err(Uncacheable::Linking);
     }
     let (source, language) = match s.sources.as_slice() {
@@ -500,6 +511,7 @@ fn build(family: Family, mut s: Scan) -> Result<Invocation, Uncacheable> {
         include_dirs: include,
         language,
         default_dirs_args: s.default_dirs_args,
+        link: false,
     })
 }
 

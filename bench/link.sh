@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# bench/link.sh — cached links: warm rebuilds of (1) a make project with several executables
+# (-O2 -g, and the same with -flto) and (2) a CMake + Ninja project building googletest and
+# many test executables, each bare, with ccache (compiles only: ccache cannot cache links)
+# and with zccache (compiles and links), all in one run; plus the overhead a link miss costs.
+#
+# Usage (from the repo root):   bash bench/link.sh
+#   ZCCACHE=/path/to/zccache   our binary (default: built by scripts/build-release.sh)
+#   RUNS=3                     timed warm rebuilds per variant (the median is reported)
+#   JOBS=$(nproc)              build parallelism
+#   PROGS=8 LIBSRC=60          make project: executables, sources in its static library
+#   TESTS=12                   CMake project: googletest test executables
+#   CMAKE_RUNS=$RUNS           timed warm rebuilds of the CMake project per variant
+#   ONLY=make,lto,cmake,miss   parts to run
+#   KEEP=1                     keep the scratch dir
+#
+# "warm" = rebuild after `make clean` / from an empty build dir with every cache already
+# filled by an identical earlier build. Ratios are to the bare build of the same run.
+# "link miss" = relinking every executable of the make project through zccache into an empty
+# store (every link a miss, the recorder on; the daemon already running, as in a build) vs
+# bare links, alternating rounds, median of RUNS.
+set -euo pipefail
+
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init_dirs
+cd "$REPO_ROOT"
+bench_need gcc make cmake ninja ccache python3 || exit 1
+bench_ensure_ours || true
+[[ -n "$OURS_BIN" ]] || exit 1
+Z=$OURS_BIN
+
+runs=${RUNS:-3}
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+progs=${PROGS:-8}
+libsrc=${LIBSRC:-60}
+tests=${TESTS:-12}
+cmake_runs=${CMAKE_RUNS:-$runs}
+only=",${ONLY:-make,lto,cmake,miss},"
+gtest_src=${GTEST_SRC:-/usr/src/googletest}
+
+work=$(mktemp -d "$BENCH_DIR/link.XXXXXX")
+export CCACHE_DIR=$work/ccache-dir ZCCACHE_DIR=$work/zccache-dir
+cleanup() {
+    ZCCACHE_DIR=$work/zccache-dir "$Z" stop >/dev/null 2>&1 || true
+    ZCCACHE_DIR=$work/miss-dir "$Z" stop >/dev/null 2>&1 || true
+    if [[ "${KEEP:-0}" == 1 ]]; then bench_log "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+unset ZCCACHE_DISABLE CMAKE_C_COMPILER_LAUNCHER CMAKE_CXX_COMPILER_LAUNCHER CC CXX MAKEFLAGS
+
+now() { date +%s.%N; }
+# median of the arguments
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
+bench_log "zccache: $Z ($("$Z" --version 2>/dev/null | head -1))"
+bench_log "ccache:  $(command -v ccache) ($(ccache --version | head -1))"
+bench_log "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), -j$jobs, $runs runs"
+
+# ------------------------------------------------------------------------------------------
+# The make project: libcore.a of $libsrc generated sources, $progs executables of 3 sources
+# each linking libcore.a and -lm.
+gen_make_project() { # <dir>
+    local d=$1 i j
+    mkdir -p "$d"
+    for ((i = 0; i < libsrc; i++)); do
+        {
+            echo "#include <math.h>"
+            echo "#include <string.h>"
+            for ((j = 0; j < 40; j++)); do
+                echo "double core_${i}_$j(double x) { double s = 0; for (int k = 0; k < $((j + 3)); k++) s += sin(x * k + $j) / (1 + k); return s; }"
+                echo "int corei_${i}_$j(const char *s) { return (int)strlen(s) * $((j + i)); }"
+            done
+        } >"$d/core$i.c"
+    done
+    for ((i = 0; i < progs; i++)); do
+        for j in 0 1 2; do
+            {
+                echo "#include <stdio.h>"
+                echo "double core_$(((i * 3 + j) % libsrc))_$j(double);"
+                echo "double p${i}_$j(double x) { return core_$(((i * 3 + j) % libsrc))_$j(x) * 2; }"
+                if [[ $j == 0 ]]; then
+                    # Every program uses every object of libcore.a, as real programs do.
+                    local k
+                    for ((k = 0; k < libsrc; k++)); do echo "double core_${k}_1(double);"; done
+                    echo "double p${i}_1(double); double p${i}_2(double);"
+                    echo "int main(void) { double s = p${i}_0(1) + p${i}_1(2) + p${i}_2(3);"
+                    for ((k = 0; k < libsrc; k++)); do echo "  s += core_${k}_1(s);"; done
+                    echo "  printf(\"%f\\n\", s); return 0; }"
+                fi
+            } >"$d/prog${i}_$j.c"
+        done
+    done
+    {
+        echo "CFLAGS ?= -O2 -g"
+        echo "LDFLAGS ?="
+        echo "PROGS := $(for ((i = 0; i < progs; i++)); do printf 'prog%d ' "$i"; done)"
+        echo "all: \$(PROGS)"
+        echo ".SECONDARY:" # keep the objects (make would delete them as intermediates)
+        echo "libcore.a: $(for ((i = 0; i < libsrc; i++)); do printf 'core%d.o ' "$i"; done)"
+        printf '\tar rcs $@ $^\n'
+        echo "prog%: prog%_0.o prog%_1.o prog%_2.o libcore.a"
+        printf '\t$(LINK) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %%.o,$^) -L. -lcore -lm\n'
+        echo "%.o: %.c"
+        printf '\t$(CC) $(CFLAGS) -c $< -o $@\n'
+        echo "clean:"
+        printf '\trm -f *.o *.a $(PROGS)\n'
+    } >"$d/Makefile"
+}
+
+bench_make() { # <label> <CFLAGS> <LDFLAGS>
+    local label=$1 cflags=$2 ldflags=$3 v dir t0 t1 r
+    declare -A med
+    for v in bare ccache zccache; do
+        dir=$work/make-$label-$v
+        gen_make_project "$dir"
+        local -a mk=(make -C "$dir" -j "$jobs" "CFLAGS=$cflags" "LDFLAGS=$ldflags")
+        case $v in
+            bare) mk+=(CC=gcc LINK=gcc) ;;
+            ccache) mk+=("CC=ccache gcc" LINK=gcc) ;;
+            zccache) mk+=("CC=$Z gcc" "LINK=$Z gcc") ;;
+        esac
+        "${mk[@]}" >/dev/null # warms the cache
+        local times=()
+        for ((r = 0; r < runs; r++)); do
+            "${mk[@]}" clean >/dev/null
+            t0=$(now)
+            "${mk[@]}" >/dev/null
+            t1=$(now)
+            times+=("$(python3 -c "print($t1-$t0)")")
+        done
+        med[$v]=$(median "${times[@]}")
+        for ((r = 0; r < progs; r++)); do
+            "$dir/prog$r" >/dev/null || { bench_loud "$label $v: prog$r does not run"; exit 1; }
+        done
+    done
+    printf '%-34s %8.2f s %8.2f s (%sx) %8.2f s (%sx)   zccache/ccache %s\n' \
+        "make, $progs programs ($label)" "${med[bare]}" "${med[ccache]}" \
+        "$(ratio "${med[ccache]}" "${med[bare]}")" "${med[zccache]}" \
+        "$(ratio "${med[zccache]}" "${med[bare]}")" "$(ratio "${med[zccache]}" "${med[ccache]}")"
+}
+
+bench_cmake() {
+    [[ -f "$gtest_src/CMakeLists.txt" ]] || { bench_loud "googletest not at $gtest_src"; return 1; }
+    local proj=$work/cmake-proj v b t0 t1 r i
+    mkdir -p "$proj"
+    {
+        echo "cmake_minimum_required(VERSION 3.21)"
+        echo "project(zcc_link_bench C CXX)"
+        echo "include(\"$REPO_ROOT/cmake/zccache.cmake\")"
+        echo "set(INSTALL_GTEST OFF CACHE BOOL \"\" FORCE)"
+        echo "add_subdirectory(\"$gtest_src\" googletest)"
+        echo "enable_testing()"
+        for ((i = 0; i < tests; i++)); do
+            echo "add_executable(t$i t$i.cc)"
+            echo "target_link_libraries(t$i gmock_main)"
+            echo "add_test(NAME t$i COMMAND t$i)"
+        done
+    } >"$proj/CMakeLists.txt"
+    for ((i = 0; i < tests; i++)); do
+        cat >"$proj/t$i.cc" <<EOF
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <map>
+#include <string>
+#include <vector>
+TEST(T$i, Vec) { std::vector<int> v{1, 2, $i}; EXPECT_THAT(v, ::testing::Contains($i)); }
+TEST(T$i, Map) { std::map<std::string, int> m{{"a", $i}}; EXPECT_EQ(m["a"], $i); }
+TEST(T$i, Str) { EXPECT_THAT(std::string("zccache$i"), ::testing::HasSubstr("$i")); }
+EOF
+    done
+    declare -A args=(
+        [bare]="-DZCCACHE_ENABLE=OFF"
+        [ccache]="-DZCCACHE_PROGRAM=$Z -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
+        [zccache]="-DZCCACHE_PROGRAM=$Z -DZCCACHE_LINKS=ON"
+    )
+    declare -A med
+    for v in bare ccache zccache; do
+        b=$work/cmake-build-$v
+        local times=()
+        for ((r = 0; r <= cmake_runs; r++)); do # run 0 warms the cache
+            rm -rf "$b"
+            # shellcheck disable=SC2086
+            cmake -S "$proj" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${args[$v]} >/dev/null
+            t0=$(now)
+            cmake --build "$b" -j "$jobs" >/dev/null
+            t1=$(now)
+            ((r == 0)) || times+=("$(python3 -c "print($t1-$t0)")")
+        done
+        med[$v]=$(median "${times[@]}")
+        (cd "$b" && ctest -j "$jobs" >/dev/null) || { bench_loud "cmake $v: tests fail"; exit 1; }
+    done
+    printf '%-34s %8.2f s %8.2f s (%sx) %8.2f s (%sx)   zccache/ccache %s\n' \
+        "cmake+ninja, gmock + $tests tests" "${med[bare]}" "${med[ccache]}" \
+        "$(ratio "${med[ccache]}" "${med[bare]}")" "${med[zccache]}" \
+        "$(ratio "${med[zccache]}" "${med[bare]}")" "$(ratio "${med[zccache]}" "${med[ccache]}")"
+}
+
+bench_miss() {
+    local dir=$work/make-O2-bare r i t0 t1
+    [[ -f "$dir/prog0_0.o" ]] || { gen_make_project "$dir"; make -C "$dir" -j "$jobs" CC=gcc LINK=gcc >/dev/null; }
+    local bare_t=() zcc_t=()
+    link_all() { # <prefix...>
+        for ((i = 0; i < progs; i++)); do
+            (cd "$dir" && "$@" gcc -O2 -g -o "prog$i" "prog${i}_0.o" "prog${i}_1.o" "prog${i}_2.o" -L. -lcore -lm)
+        done
+    }
+    # One daemon, warm (its file-hash cache knows libc & co. as in any build); the store is
+    # cleared before each round so every link misses. Round 0 is not counted.
+    export ZCCACHE_DIR=$work/miss-dir
+    "$Z" start >/dev/null
+    for ((r = 0; r <= runs; r++)); do
+        "$Z" clear >/dev/null
+        "$Z" stats --zero >/dev/null
+        t0=$(now); link_all; t1=$(now)
+        ((r == 0)) || bare_t+=("$(python3 -c "print($t1-$t0)")")
+        t0=$(now); link_all "$Z"; t1=$(now)
+        ((r == 0)) || zcc_t+=("$(python3 -c "print($t1-$t0)")")
+        [[ "$("$Z" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["families"]["gcc-link"]["misses"])')" == "$progs" ]] \
+            || bench_loud "link miss: not every link was a stored miss"
+    done
+    "$Z" stop >/dev/null 2>&1 || true
+    export ZCCACHE_DIR=$work/zccache-dir
+    local b z
+    b=$(median "${bare_t[@]}")
+    z=$(median "${zcc_t[@]}")
+    printf '%-34s %8.3f s bare, %8.3f s through zccache (all misses): overhead %s%%\n' \
+        "link miss, $progs links (-O2 -g)" "$b" "$z" "$(python3 -c "print(f'{($z/$b-1)*100:+.1f}')")"
+}
+
+printf '%-34s %10s %19s %19s\n' "warm rebuild (median of $runs)" bare ccache zccache
+[[ $only == *,make,* ]] && bench_make O2 "-O2 -g" ""
+[[ $only == *,lto,* ]] && bench_make lto "-O2 -flto" "-flto=auto"
+[[ $only == *,cmake,* ]] && bench_cmake
+[[ $only == *,miss,* ]] && bench_miss
+exit 0
