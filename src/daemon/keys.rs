@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use zccache_integrations::{normalize_prefix_map_arg, Invocation};
 
 /// Bump to invalidate every existing key when key semantics change.
-const KEY_VERSION: &[u8] = b"zccache-key-v3";
+const KEY_VERSION: &[u8] = b"zccache-key-v4";
 
 /// Environment variables that change a gcc/clang compile's output or diagnostics.
 pub const OUTPUT_ENV: &[&str] = &[
@@ -36,12 +36,15 @@ fn field(h: &mut blake3::Hasher, bytes: &[u8]) {
 }
 
 /// Direct-mode key: compiler identity, normalized args, output-affecting env, the cwd when
-/// the output embeds it, and the content of extra inputs.
+/// the output embeds it (else where it lies inside the base dir, `cwd_in_root`), and the
+/// content of extra inputs.
+#[allow(clippy::too_many_arguments)]
 pub fn manifest_key(
     inv: &Invocation,
     compiler_id: &Digest,
     env: &HashMap<&str, &str>,
     cwd: &str,
+    cwd_in_root: Option<&str>,
     extra_inputs: &[(String, Digest)],
     tool_ids: &[Digest],
     paths: &PathMap,
@@ -93,6 +96,9 @@ pub fn manifest_key(
     if let Some(cwd_part) = inv.cwd_key(cwd) {
         field(&mut h, b"cwd");
         field(&mut h, cwd_part.as_bytes());
+    } else if let Some(rel) = cwd_in_root {
+        field(&mut h, b"cwd-in-root");
+        field(&mut h, rel.as_bytes());
     }
     for (path, digest) in extra_inputs {
         field(&mut h, paths.to_stored(path).as_bytes());

@@ -73,6 +73,15 @@ pub(super) fn apply(
 }
 
 impl Relocation {
+    /// Where the cwd lies inside the root (`""` at the root itself), or `None` when it lies
+    /// outside. Part of the manifest key: sibling directories compiling same-named sources
+    /// with the same arguments (recursive make) get manifests of their own instead of
+    /// crowding one, while other checkouts (same place inside their root) still share.
+    pub fn cwd_within_root(&self) -> Option<String> {
+        let rel = self.cwd.strip_prefix(&self.root).ok()?;
+        Some(rel.to_string_lossy().into_owned())
+    }
+
     /// Whether any output names this checkout (or cannot be searched for it: compressed
     /// sections, LTO or bitcode streams), so the entry must stay tied to it.
     pub fn outputs_name_checkout<'a>(&self, outputs: impl Iterator<Item = &'a [u8]>) -> bool {

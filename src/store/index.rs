@@ -33,6 +33,8 @@ enum WriteOp {
     Stats(Vec<(String, u64)>),
     Flush(Sender<()>),
     Clear(Sender<()>),
+    /// Commit durably and end the writer (the daemon is exiting).
+    Close,
 }
 
 #[derive(Default)]
@@ -52,7 +54,9 @@ pub struct Usage {
 
 /// Handle to the index, shared by the daemon's connection threads.
 pub struct Index {
-    db: Arc<Database>,
+    /// `None` once closed: the database is closed cleanly on exit, so the next daemon opens it
+    /// without a repair pass.
+    db: Mutex<Option<Arc<Database>>>,
     cache: Mutex<MemCache>,
     tx: Sender<WriteOp>,
     pub usage: Arc<Usage>,
@@ -121,7 +125,7 @@ impl Index {
                 .map_err(|e| StoreError::io(path, e))?
         };
         Ok(Index {
-            db,
+            db: Mutex::new(Some(db)),
             cache: Mutex::new(MemCache::default()),
             tx,
             usage,
@@ -129,8 +133,13 @@ impl Index {
         })
     }
 
+    /// The open database, or `None` after [`Index::close`].
+    fn database(&self) -> Option<Arc<Database>> {
+        lock(&self.db).clone()
+    }
+
     fn read_raw(&self, table: TableDefinition<&[u8], &[u8]>, key: &Digest) -> Option<Vec<u8>> {
-        let txn = self.db.begin_read().ok()?;
+        let txn = self.database()?.begin_read().ok()?;
         let t = txn.open_table(table).ok()?;
         let v = t.get(key.as_slice()).ok()??;
         Some(v.value().to_vec())
@@ -207,7 +216,7 @@ impl Index {
     /// Counters saved by a previous daemon.
     pub fn load_stats(&self) -> Vec<(String, u64)> {
         let read = || -> Option<Vec<(String, u64)>> {
-            let txn = self.db.begin_read().ok()?;
+            let txn = self.database()?.begin_read().ok()?;
             let t = txn.open_table(STATS).ok()?;
             let mut out = Vec::new();
             for row in t.iter().ok()? {
@@ -264,11 +273,28 @@ impl Index {
         *lock(&self.cache) = MemCache::default();
     }
 
-    /// Flushes and stops the writer.
+    /// Flushes, stops the writer and closes the database cleanly (redb marks the file as not
+    /// needing recovery, so the next open skips its repair pass). Reads after this find
+    /// nothing; writes are dropped. If another thread still holds the database (a read in
+    /// flight), it is left to the process exit, and the next open repairs it.
     pub fn close(&self) {
         self.flush();
         if let Some(handle) = lock(&self.writer).take() {
-            drop(handle);
+            let _ = self.tx.send(WriteOp::Close);
+            if handle.join().is_err() {
+                tracing::warn!("index writer panicked while closing");
+            }
+        }
+        let Some(db) = lock(&self.db).take() else {
+            return;
+        };
+        match Arc::try_unwrap(db) {
+            Ok(db) => {
+                if let Err(e) = db.close() {
+                    tracing::warn!("index close failed: {e}");
+                }
+            }
+            Err(_) => tracing::debug!("index still in use at close; left to the process exit"),
         }
     }
 }
@@ -308,6 +334,7 @@ fn writer_loop(
                 break;
             }
         }
+        let close = batch.iter().any(|op| matches!(op, WriteOp::Close));
         let mut acks = Vec::new();
         let mut clears = Vec::new();
         match apply_batch(&db, batch, &usage, &mut acks, &mut clears) {
@@ -335,6 +362,9 @@ fn writer_loop(
         }
         for ack in acks {
             let _ = ack.send(());
+        }
+        if close {
+            break;
         }
     }
     let _ = durable_commit(&db);
@@ -404,6 +434,7 @@ fn apply_batch(
                     }
                 }
                 WriteOp::Flush(ack) => acks.push(ack),
+                WriteOp::Close => {}
                 WriteOp::Clear(ack) => {
                     manifests.retain(|_, _| false).map_err(db_err)?;
                     results.retain(|_, _| false).map_err(db_err)?;
@@ -420,4 +451,43 @@ fn apply_batch(
 /// Table handle for eviction.
 pub(super) fn blobs_table() -> TableDefinition<'static, &'static [u8], (u64, u64)> {
     BLOBS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn close_leaves_a_database_that_opens_without_repair() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = Arc::new(
+            BlobStore::open(&dir.path().join("blobs"), &dir.path().join("tmp")).expect("blobs"),
+        );
+        let path = dir.path().join("index.redb");
+        let index = Index::open(&path, blobs, u64::MAX).expect("open");
+        index.put_preproc([7; 32], [9; 32]);
+        index.save_stats(vec![("hits".into(), 3)]);
+        index.close();
+        assert_eq!(
+            index.preproc(&[1; 32]),
+            None,
+            "a closed index reads nothing"
+        );
+        drop(index);
+
+        static REPAIRED: AtomicBool = AtomicBool::new(false);
+        let db = Database::builder()
+            .set_repair_callback(|_| REPAIRED.store(true, Ordering::SeqCst))
+            .create(&path)
+            .expect("reopen");
+        assert!(
+            !REPAIRED.load(Ordering::SeqCst),
+            "a closed index must not need repair"
+        );
+        let txn = db.begin_read().expect("read");
+        let t = txn.open_table(PREPROC).expect("table");
+        let v = t.get([7u8; 32].as_slice()).expect("get").expect("row kept");
+        assert_eq!(v.value(), [9u8; 32].as_slice());
+    }
 }
