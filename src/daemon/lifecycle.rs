@@ -270,4 +270,18 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn lists_each_owner_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        record_start(&layout, "test");
+        record_owners(&layout, &[12]);
+        record_owners(&layout, &[12, 13]);
+        let text = describe_running(&layout, std::process::id()).unwrap();
+        assert!(
+            text.ends_with("exits once these owners are gone: 12, 13"),
+            "{text}"
+        );
+    }
 }
