@@ -92,7 +92,8 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-# The daemon must run outside Bazel's sandbox (a wrapper inside linux-sandbox can't start one).
+# The toolchain starts the daemon itself (owned by the Bazel server); starting it here first
+# keeps its start-up out of the first timed build.
 "$ZCCACHE" start >/dev/null
 "$ZCCACHE" stats --zero >/dev/null
 

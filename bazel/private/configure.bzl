@@ -7,7 +7,8 @@ At fetch time (outside any sandbox, with the client's environment) it finds
 * the cache dir: `$ZCCACHE_DIR`, else zccache's own default `~/.cache/zccache`, with `~` from
   `$HOME` or, when HOME is unset, the passwd entry;
 
-and writes a repository holding
+then starts the zccache daemon for that cache dir, owned by the Bazel server (see
+`_START_DAEMON`), and writes a repository holding
 
 * `zccache_cc.sh`: `export ZCCACHE_DIR=<dir>; exec <zccache> <real compiler> "$@"` with all
   paths absolute (actions see neither HOME nor the client's PATH); it execs the real compiler
@@ -151,8 +152,8 @@ REAL_CC={cc}
 ZCCACHE={zccache}
 export ZCCACHE_DIR={cache_dir}
 # Tells zccache it runs inside a Bazel action: a daemon it would start here ends with the
-# action, so without one it says so in the build output and compiles uncached. (A repository
-# rule cannot start one either: Bazel reaps every process a repository rule leaves behind.)
+# action, so it only connects to the daemon the configure step started (it lives as long as
+# the Bazel server); without one it says so in the build output and compiles uncached.
 export ZCCACHE_IN_BAZEL_ACTION=1
 {prefix_map}
 if [ -n "$ZCCACHE" ] && [ -x "$ZCCACHE" ]; then
@@ -255,6 +256,50 @@ cc_toolchain_suite(
 )
 """
 
+# Starts the daemon from the configure step, owned by the Bazel server: it then lives exactly as
+# long as the server (no idle exit), and the next server (after `bazel shutdown`, `clean
+# --expunge`, a crash) re-runs this rule (`local = True`: once per server and after `bazel
+# clean`), which starts or adopts it again. Args: $1 = zccache.
+#
+# Bazel 4+ runs `repository_ctx.execute` under its `process-wrapper`, which makes itself a child
+# subreaper (PR_SET_CHILD_SUBREAPER), runs the command in a new session and, once the command
+# exits, SIGKILLs that session's process group and then every process reparented to it, until
+# it has no children left: setsid, double forks and closed fds do not escape it. So, once the
+# daemon answers (`zccache start` returns), this kills the process-wrapper itself: its
+# orphans (the daemon, this shell) are reparented past it, to init, and survive. Bazel then
+# sees exit status 137 for this command, which the rule ignores (it checks `zccache status`).
+# Only a parent named `process-wrapper` is ever killed; without one (another Bazel, another
+# OS) the parent is the server itself.
+_START_DAEMON = """
+parent=$PPID
+comm=$(cat "/proc/$parent/comm" 2>/dev/null)
+server=$parent
+if [ "$comm" = process-wrapper ]; then
+  server=
+  while read -r key value _; do
+    if [ "$key" = PPid: ]; then server=$value; fi
+  done < "/proc/$parent/status"
+fi
+if [ -z "$server" ] || [ "$server" -le 1 ]; then
+  echo "cannot find the Bazel server process (parent $parent: $comm)" >&2
+  exit 3
+fi
+"$1" start --owner "$server" || exit
+if [ "$comm" = process-wrapper ]; then
+  kill -KILL "$parent"
+fi
+"""
+
+def _start_daemon(rctx, zccache, cache_dir):
+    """Starts (or adopts) the daemon owned by the Bazel server; warns in the build output if not."""
+    env = {"ZCCACHE_DIR": cache_dir} if cache_dir else {}
+    res = rctx.execute(["/bin/sh", "-c", _START_DAEMON, "zccache-start", zccache], environment = env, timeout = 60)
+    status = rctx.execute([zccache, "status"], environment = env, timeout = 30)
+    if status.return_code != 0:
+        why = (res.stderr or res.stdout).strip() or "exit status %d" % res.return_code
+        print(("zccache_cc_configure: could not start the zccache daemon for %s (%s); compiles " +
+               "run uncached until one runs: run `zccache start` outside Bazel") % (cache_dir or "its default cache dir", why))
+
 def _impl(rctx):
     cc = _find_compiler(rctx)
     zccache = _find_zccache(rctx)
@@ -294,6 +339,9 @@ def _impl(rctx):
     link_flags = ["-Wl,-no-as-needed", "-Wl,-z,relro,-z,now"]
     if not clang:
         link_flags.append("-pass-exit-codes")
+
+    if zccache and rctx.attr.start_daemon:
+        _start_daemon(rctx, zccache, cache_dir)
 
     rctx.file("zccache_cc.sh", _WRAPPER.format(
         cc = _sh_quote(cc),
@@ -337,6 +385,11 @@ zccache_cc_configure = repository_rule(
     attrs = {
         "compiler": attr.string(doc = "C/C++ compiler driver (name on PATH or absolute path). Default: $CC, else gcc, cc, clang."),
         "zccache": attr.string(doc = "zccache binary (name or absolute path). Default: $ZCCACHE_PROGRAM, else `zccache` on PATH."),
+        "start_daemon": attr.bool(
+            default = True,
+            doc = "Start the zccache daemon at configure time, owned by the Bazel server (it exits with the server). " +
+                  "Without it, start one yourself (`zccache start`) before building.",
+        ),
     },
     environ = _ENV,
     local = True,

@@ -71,12 +71,14 @@ pub fn run_wrapper(command: Vec<OsString>) -> i32 {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("zccache"));
     let connected = if std::env::var_os(IN_BAZEL_ACTION_ENV).is_some() {
         // Inside a Bazel action a daemon started here would die with the action (and the
-        // sandbox usually hides the cache dir): only connect, and say why nothing is cached.
+        // sandbox usually hides the cache dir): only connect to the one the toolchain's
+        // configure step started, and say why nothing is cached.
         connect::connect_existing(&layout).inspect_err(|_| {
             eprintln!(
-                "zccache: no daemon is running for {} (this compile runs uncached); a daemon \
-                 started inside a Bazel action ends with it: run `ZCCACHE_IDLE_TIMEOUT=0 zccache \
-                 start` outside Bazel",
+                "zccache: no daemon is running for {} (this compile runs uncached; one started \
+                 inside a Bazel action would end with it). The zccache toolchain starts it when \
+                 Bazel configures the toolchain (a new Bazel server, `bazel clean`, `bazel sync \
+                 --configure`); to start it now, run `zccache start` outside Bazel",
                 layout.root.display()
             );
         })

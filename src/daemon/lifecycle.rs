@@ -203,7 +203,15 @@ pub fn describe_running(layout: &Layout, pid: u32) -> Option<String> {
         .find(|l| l.build == build && l.pid == pid)?;
     let mut text = format!("started {} by {}", utc(life.started_at), life.started_by);
     if !life.owners.is_empty() {
-        let owners: Vec<String> = life.owners.iter().map(|p| p.to_string()).collect();
+        // The same owner may be recorded more than once (a Bazel server re-adds itself each
+        // time it re-runs the toolchain's configure step).
+        let mut owners: Vec<String> = Vec::new();
+        for pid in &life.owners {
+            let pid = pid.to_string();
+            if !owners.contains(&pid) {
+                owners.push(pid);
+            }
+        }
         text.push_str(&format!(
             "; exits once these owners are gone: {}",
             owners.join(", ")
@@ -259,6 +267,20 @@ mod tests {
         let text = describe_last_ended(&layout, None).unwrap();
         assert!(
             text.contains("owners gone") && text.contains("by test"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn lists_each_owner_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        record_start(&layout, "test");
+        record_owners(&layout, &[12]);
+        record_owners(&layout, &[12, 13]);
+        let text = describe_running(&layout, std::process::id()).unwrap();
+        assert!(
+            text.ends_with("exits once these owners are gone: 12, 13"),
             "{text}"
         );
     }
