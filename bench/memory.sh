@@ -70,7 +70,8 @@ s = json.loads(os.environ["STATS"])
 status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status") if ":" in l)
 mib = lambda kb: int(kb.split()[0]) / 1024
 print(f"| {label} | {wall:.1f} s | {s.get('hits', 0)} | {s.get('misses', 0)} | "
-      f"{mib(status['VmHWM']):.1f} MiB | {mib(status['VmRSS']):.1f} MiB | "
+      f"{mib(status['VmHWM']):.1f} MiB | {mib(status['VmRSS']):.1f} MiB "
+      f"({mib(status['RssAnon']):.1f} heap, {mib(status['RssFile']):.1f} file) | "
       f"{s.get('memory_bytes', 0) / 2**20:.1f} / {s.get('max_memory_bytes', 0) / 2**20:.0f} MiB |")
 EOF
 }
@@ -86,7 +87,7 @@ timed() {
 "$OURS_BIN" start >/dev/null
 echo "# zccache daemon memory, $(date -u +%F), $((sources * per)) distinct headers ($sources sources x $per)"
 echo
-echo "| pass | wall | hits (total) | misses (total) | peak RSS (VmHWM) | RSS | in-memory caches (estimate / budget) |"
+echo "| pass | wall | hits (total) | misses (total) | peak RSS (VmHWM) | RSS now (heap, file-backed) | in-memory caches (estimate / budget) |"
 echo "|---|---|---|---|---|---|---|"
 report "daemon started, before any compile" 0
 wall=$(timed); report "cold: every compile a miss" "$wall"

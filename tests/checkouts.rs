@@ -529,3 +529,51 @@ fn emcc_compiles_share_between_checkouts() {
         );
     }
 }
+
+/// A recursive-make layout: 40 sibling directories of one checkout each compile their own
+/// `unit.c` from their own directory with the same arguments. Each directory keeps its own
+/// entries (no directory's compile pushes out another's), so a second pass hits all 40, and a
+/// second checkout of the same tree hits them too.
+#[test]
+fn same_named_sources_in_sibling_dirs_all_hit() {
+    const DIRS: usize = 40;
+    let cache = TestCache::new();
+    let checkouts = ["a/tree", "b/tree"];
+    for checkout in checkouts {
+        let root = cache.work.join(checkout);
+        std::fs::create_dir_all(root.join(".git")).expect("mark the checkout");
+        for d in 0..DIRS {
+            write(
+                &root.join(format!("mod{d:02}/unit.c")),
+                &format!("int unit(int x) {{ return x * {d} + 1; }}\n"),
+            );
+        }
+    }
+    let pass = |checkout: &str| {
+        for d in 0..DIRS {
+            let dir = cache.work.join(checkout).join(format!("mod{d:02}"));
+            let out = cache.run(&["gcc", "-O2", "-c", "unit.c", "-o", "unit.o"], Some(&dir));
+            assert_ok(&out, "zccache gcc");
+        }
+    };
+    pass(checkouts[0]);
+    assert_eq!(cache.stat("misses"), DIRS as u64, "first pass: all miss");
+    cache.zero();
+    pass(checkouts[0]);
+    assert_eq!(cache.stat("hits"), DIRS as u64, "second pass: all hit");
+    cache.zero();
+    pass(checkouts[1]);
+    assert_eq!(cache.stat("hits"), DIRS as u64, "another checkout: all hit");
+    for d in 0..DIRS {
+        let dir = cache.work.join(checkouts[1]).join(format!("mod{d:02}"));
+        let got = std::fs::read(dir.join("unit.o")).expect("object");
+        let out = Command::new("gcc")
+            .args(["-O2", "-c", "unit.c", "-o", "bare.o"])
+            .current_dir(&dir)
+            .output()
+            .expect("gcc");
+        assert_ok(&out, "bare gcc");
+        let bare = std::fs::read(dir.join("bare.o")).expect("bare object");
+        assert!(got == bare, "mod{d:02}: object equals a bare compile");
+    }
+}

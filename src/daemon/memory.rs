@@ -3,10 +3,18 @@
 //! measured now and then and shed when together they pass the budget — the index's read
 //! cache first (every record is still in the database), then half the file hashes at a time
 //! (a forgotten file is hashed again when next used). Compiler identities are a few entries
-//! per compiler and are not counted.
+//! per compiler and are not counted. redb's page cache for the index is sized from the
+//! budget when the daemon starts ([`index_page_cache`]).
 
 use super::state::DaemonState;
 use crate::store::records::{Manifest, ResultRecord};
+
+/// redb's page cache for the index: a quarter of the budget, between 1 MiB and 64 MiB (the
+/// index's hot pages are few; the read cache above holds decoded records).
+pub fn index_page_cache(max_memory: u64) -> usize {
+    let quarter = max_memory / 4;
+    quarter.clamp(1 << 20, 64 << 20) as usize
+}
 
 /// Approximate heap bytes of one manifest.
 pub fn manifest_bytes(m: &Manifest) -> usize {
@@ -64,5 +72,16 @@ pub fn enforce(state: &DaemonState) -> u64 {
             break;
         }
     }
+    release_freed_memory();
     used
+}
+
+/// Hands what the shed caches freed back to the system (glibc keeps freed heap in its arenas
+/// otherwise, so the process would stay as large as its peak).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

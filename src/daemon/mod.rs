@@ -142,7 +142,12 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
     } else {
         layout.index_db()
     };
-    let index = Index::open(&index_path, blobs.clone(), settings.max_size.value)?;
+    let index = Index::open(
+        &index_path,
+        blobs.clone(),
+        settings.max_size.value,
+        memory::index_page_cache(settings.max_memory.value),
+    )?;
     let stats = stats::Stats::default();
     let remote = crate::store::remote::RemoteTier::new(
         &crate::store::remote::RemoteConfig {

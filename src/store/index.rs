@@ -76,9 +76,16 @@ fn now_secs() -> u64 {
 
 impl Index {
     /// Opens (or creates) the index; a database that cannot be opened is moved aside and
-    /// recreated empty (the cache is only a cache).
-    pub fn open(path: &Path, blobs: Arc<BlobStore>, max_size: u64) -> Result<Index, StoreError> {
-        let db = match Database::create(path) {
+    /// recreated empty (the cache is only a cache). `page_cache` bounds redb's own page cache
+    /// (its default is 1 GiB, which a large store would fill).
+    pub fn open(
+        path: &Path,
+        blobs: Arc<BlobStore>,
+        max_size: u64,
+        page_cache: usize,
+    ) -> Result<Index, StoreError> {
+        let create = |path: &Path| Database::builder().set_cache_size(page_cache).create(path);
+        let db = match create(path) {
             Ok(db) => db,
             Err(first) => {
                 tracing::warn!(
@@ -87,7 +94,7 @@ impl Index {
                 );
                 let aside = path.with_extension("redb.corrupt");
                 let _ = std::fs::rename(path, &aside);
-                Database::create(path).map_err(db_err)?
+                create(path).map_err(db_err)?
             }
         };
         let db = Arc::new(db);
@@ -465,7 +472,7 @@ mod tests {
             BlobStore::open(&dir.path().join("blobs"), &dir.path().join("tmp")).expect("blobs"),
         );
         let path = dir.path().join("index.redb");
-        let index = Index::open(&path, blobs, u64::MAX).expect("open");
+        let index = Index::open(&path, blobs, u64::MAX, 1 << 20).expect("open");
         index.put_preproc([7; 32], [9; 32]);
         index.save_stats(vec![("hits".into(), 3)]);
         index.close();
