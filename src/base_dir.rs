@@ -70,6 +70,9 @@ impl BaseDirs {
     }
 }
 
+/// `Root::origin` of a root that is the enclosing git worktree (auto mode).
+pub const GIT_WORKTREE: &str = "git worktree";
+
 /// The root found for one compile, and why it was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
@@ -107,7 +110,7 @@ pub fn find_root(setting: &BaseDirs, cwd: &Path, source: Option<&str>) -> Option
         BaseDirs::Auto => match git_worktree(cwd).or_else(|| git_worktree(&source_dir)) {
             Some(dir) => Root {
                 dir,
-                origin: "git worktree",
+                origin: GIT_WORKTREE,
             },
             None => Root {
                 dir: common_ancestor(cwd, &source_dir),

@@ -281,6 +281,8 @@ fn debug_info_is_not_shared_across_directories() {
     let cache = TestCache::new();
     for dir in ["one", "two"] {
         cache.write(&format!("{dir}/m.c"), "int m(void){return 3;}\n");
+        // Two checkouts (git worktrees) of one project.
+        std::fs::create_dir_all(cache.work.join(dir).join(".git")).unwrap();
     }
     let one = cache.work.join("one");
     let two = cache.work.join("two");
@@ -776,6 +778,8 @@ fn debug_prefix_map_of_the_cwd_shares_across_directories() {
     let cache = TestCache::new();
     for dir in ["one", "two"] {
         cache.write(&format!("{dir}/m.c"), "int m(void){return 3;}\n");
+        // Two checkouts (git worktrees) of one project.
+        std::fs::create_dir_all(cache.work.join(dir).join(".git")).unwrap();
     }
     for dir in ["one", "two"] {
         let d = cache.work.join(dir);

@@ -5,7 +5,9 @@
 //! ties the entry to it (served only to compiles in the same directory of the same root).
 
 use super::state::DaemonState;
-use crate::base_dir::{find_root, prefix_pairs, BaseDirs, BASE_DIR_ENV, PATH_REMAP_ENV};
+use crate::base_dir::{
+    find_root, prefix_pairs, BaseDirs, BASE_DIR_ENV, GIT_WORKTREE, PATH_REMAP_ENV,
+};
 use memchr::memmem;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,8 @@ pub struct Relocation {
     pub tie: String,
     root: PathBuf,
     cwd: PathBuf,
+    /// The root is the enclosing git worktree: see [`Relocation::source_within_root`].
+    partition_by_source: bool,
 }
 
 /// The build's own setting wins over the daemon's.
@@ -67,18 +71,26 @@ pub(super) fn apply(
     }
     Some(Relocation {
         tie: format!("{}\n{root_text}", cwd.display()),
+        partition_by_source: root.origin == GIT_WORKTREE,
         root: root.dir,
         cwd: cwd.to_path_buf(),
     })
 }
 
 impl Relocation {
-    /// Where the cwd lies inside the root (`""` at the root itself), or `None` when it lies
-    /// outside. Part of the manifest key: sibling directories compiling same-named sources
-    /// with the same arguments (recursive make) get manifests of their own instead of
-    /// crowding one, while other checkouts (same place inside their root) still share.
-    pub fn cwd_within_root(&self) -> Option<String> {
-        let rel = self.cwd.strip_prefix(&self.root).ok()?;
+    /// Where `source` (as the compile names it, relative to the cwd or absolute) lies inside
+    /// the root, when the root is the enclosing git worktree (a source keeps its place inside
+    /// every checkout of a repository); `None` otherwise. Part of the manifest key: sibling
+    /// directories compiling same-named sources with the same arguments (recursive make) get
+    /// manifests of their own instead of crowding one, while other checkouts and other build
+    /// dirs of one checkout still share. Not for an explicit base dir or a common ancestor:
+    /// checkouts may sit at different places below those.
+    pub fn source_within_root(&self, source: &str) -> Option<String> {
+        if !self.partition_by_source {
+            return None;
+        }
+        let path = crate::paths::resolve(&self.cwd, source);
+        let rel = path.strip_prefix(&self.root).ok()?;
         Some(rel.to_string_lossy().into_owned())
     }
 
