@@ -16,6 +16,8 @@ struct State {
     open_until: Option<Instant>,
     cooldown: Duration,
     probing: bool,
+    /// What the last failure was (`errors`, `timeouts`), for `describe`.
+    last_failure: &'static str,
 }
 
 #[derive(Debug)]
@@ -31,6 +33,7 @@ impl Default for Breaker {
                 open_until: None,
                 cooldown: FIRST_COOLDOWN,
                 probing: false,
+                last_failure: "errors",
             }),
         }
     }
@@ -62,9 +65,11 @@ impl Breaker {
         s.cooldown = FIRST_COOLDOWN;
     }
 
-    pub fn failure(&self) {
+    /// A failed call; `timed_out` when it failed by running out of time.
+    pub fn failure(&self, timed_out: bool) {
         let mut s = self.lock();
         s.failures += 1;
+        s.last_failure = if timed_out { "timeouts" } else { "errors" };
         if s.probing {
             s.probing = false;
             s.cooldown = (s.cooldown * 2).min(MAX_COOLDOWN);
@@ -74,7 +79,7 @@ impl Breaker {
         }
     }
 
-    /// `closed`, or `off for 12s` while open.
+    /// `ok`, or `switched off after timeouts (next probe in 12s)` while open.
     pub fn describe(&self) -> String {
         let s = self.lock();
         match s.open_until {
@@ -82,7 +87,8 @@ impl Breaker {
             Some(until) => {
                 let left = until.saturating_duration_since(Instant::now());
                 format!(
-                    "switched off after errors (next probe in {}s)",
+                    "switched off after {} (next probe in {}s)",
+                    s.last_failure,
                     left.as_secs()
                 )
             }
@@ -98,15 +104,20 @@ mod tests {
     fn opens_after_failures_and_probes_once() {
         let b = Breaker::default();
         assert!(b.allow());
-        b.failure();
-        b.failure();
+        b.failure(false);
+        b.failure(false);
         assert!(b.allow());
-        b.failure();
+        b.failure(true);
         assert!(!b.allow(), "open after three failures");
+        assert!(
+            b.describe().starts_with("switched off after timeouts"),
+            "{}",
+            b.describe()
+        );
         b.lock().open_until = Some(Instant::now());
         assert!(b.allow(), "one probe after the cool-down");
         assert!(!b.allow(), "only one");
-        b.failure();
+        b.failure(false);
         assert!(!b.allow());
         assert_eq!(b.lock().cooldown, FIRST_COOLDOWN * 2);
         b.lock().open_until = Some(Instant::now());

@@ -180,7 +180,7 @@ impl RemoteTier {
             _ => RemoteCounters::add(&self.counters.errors, 1),
         }
         tracing::debug!("remote {} {what}: {e}", slot.backend.describe());
-        slot.breaker.failure();
+        slot.breaker.failure(matches!(e, RemoteError::Timeout));
     }
 
     /// One call on one engine, with breaker and counters.
