@@ -42,19 +42,49 @@ pub fn split(text: &str) -> Vec<String> {
     args
 }
 
+/// Quotes one argument so that [`split`] gives it back unchanged (what a tool writing a
+/// response file for gcc/clang/rustc has to do).
+pub fn quote(arg: &str) -> String {
+    if arg.is_empty() {
+        return "''".to_string();
+    }
+    let mut out = String::with_capacity(arg.len() + 2);
+    for c in arg.chars() {
+        if c == '\\' || c == '\'' || c == '"' || c.is_whitespace() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Replaces each `@file` argument by the arguments it contains (recursively, bounded).
 /// An `@file` that cannot be read is an error: the caller runs the compile uncached.
 pub fn expand(args: &[String], cwd: &Path) -> Result<Vec<String>, String> {
-    fn go(args: &[String], cwd: &Path, depth: usize, out: &mut Vec<String>) -> Result<(), String> {
+    expand_with(args, |file| {
+        std::fs::read_to_string(cwd.join(file)).map_err(|e| format!("{file}: {e}"))
+    })
+}
+
+/// [`expand`] with the files' text supplied by `read` (given the name after `@`).
+pub fn expand_with(
+    args: &[String],
+    mut read: impl FnMut(&str) -> Result<String, String>,
+) -> Result<Vec<String>, String> {
+    fn go(
+        args: &[String],
+        read: &mut dyn FnMut(&str) -> Result<String, String>,
+        depth: usize,
+        out: &mut Vec<String>,
+    ) -> Result<(), String> {
         for arg in args {
             match arg.strip_prefix('@') {
                 Some(file) if !file.is_empty() => {
                     if depth > 8 {
                         return Err(format!("{file}: response files nested too deeply"));
                     }
-                    let text = std::fs::read_to_string(cwd.join(file))
-                        .map_err(|e| format!("{file}: {e}"))?;
-                    go(&split(&text), cwd, depth + 1, out)?;
+                    let text = read(file)?;
+                    go(&split(&text), read, depth + 1, out)?;
                 }
                 _ => out.push(arg.clone()),
             }
@@ -62,7 +92,7 @@ pub fn expand(args: &[String], cwd: &Path) -> Result<Vec<String>, String> {
         Ok(())
     }
     let mut out = Vec::with_capacity(args.len());
-    go(args, cwd, 0, &mut out)?;
+    go(args, &mut read, 0, &mut out)?;
     Ok(out)
 }
 
