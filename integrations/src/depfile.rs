@@ -56,7 +56,7 @@ pub fn parse(text: &str) -> Depfile {
                     break;
                 }
             }
-            ':' if !seen_colon && is_rule_colon(&token, chars.peek().copied()) => {
+            ':' if !seen_colon && is_rule_colon(&token, chars.clone()) => {
                 flush(&mut token, &mut out, seen_colon);
                 seen_colon = true;
             }
@@ -67,11 +67,16 @@ pub fn parse(text: &str) -> Depfile {
     out
 }
 
-/// A ':' ends the target list unless it is a drive letter (`C:\…`) inside a token.
-fn is_rule_colon(token: &str, next: Option<char>) -> bool {
-    let drive_letter = token.len() == 1
-        && token.chars().all(|c| c.is_ascii_alphabetic())
-        && matches!(next, Some('\\') | Some('/'));
+/// A ':' ends the target list unless it is a drive letter (`C:\…`, `C:/…`) inside a token; a
+/// backslash that continues the line (`C:\` at its end) is no path separator.
+fn is_rule_colon(token: &str, mut rest: impl Iterator<Item = char>) -> bool {
+    let separator = match rest.next() {
+        Some('/') => true,
+        Some('\\') => !matches!(rest.next(), Some('\n' | '\r')),
+        _ => false,
+    };
+    let drive_letter =
+        token.len() == 1 && token.chars().all(|c| c.is_ascii_alphabetic()) && separator;
     !drive_letter
 }
 
@@ -283,5 +288,18 @@ mod tests {
             let parsed = parse(&text);
             assert_eq!(unescape(&parsed.deps[0]), path, "{text:?}");
         }
+    }
+
+    #[test]
+    fn a_colon_before_a_line_continuation_ends_the_targets() {
+        // Found by the depfile fuzz target: `C:\` + newline was read as a drive letter, so
+        // the target list went on past the colon (and a re-render parsed differently).
+        let parsed = parse("C:\\\r\n a.h b.h\n");
+        assert_eq!(parsed.targets, vec!["C"]);
+        assert_eq!(parsed.deps, vec!["a.h", "b.h"]);
+        assert_eq!(
+            parse(&render(Family::Gcc, &parsed.targets, &parsed.deps, false)),
+            parsed
+        );
     }
 }
