@@ -266,6 +266,19 @@ fn build(
     if crate_name == "___" {
         return Err(Uncacheable::Query);
     }
+    // Both name the output files: a `/` (or anything rustc would refuse) would put them
+    // outside the out dir.
+    if crate_name.is_empty() || !crate_name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return Err(Uncacheable::UnsupportedOption(format!(
+            "--crate-name {crate_name}"
+        )));
+    }
+    if s.extra_filename.contains('/') {
+        return Err(Uncacheable::UnsupportedOption(format!(
+            "-C extra-filename={}",
+            s.extra_filename
+        )));
+    }
     let out_dir = s.out_dir.ok_or(Uncacheable::ExplicitOutputPath)?;
     let crate_types = if s.crate_types.is_empty() {
         vec!["bin".to_string()]
@@ -592,5 +605,22 @@ mod tests {
         // rustc escapes only blanks in paths: `$$` and `\#` are the file's own characters.
         let d = parse_dep_info("/t/p.d: src/a$$b.rs src/c\\#d.rs src/e\\ f.rs\n");
         assert_eq!(d.files, vec!["src/a$$b.rs", "src/c\\#d.rs", "src/e f.rs"]);
+    }
+
+    #[test]
+    fn output_names_stay_in_the_out_dir() {
+        // Found by the rustc_argv fuzz target: `--crate-name it/src/lib.rs` planned
+        // `<out-dir>/libit/src/lib.rs-6c1e.rmeta`, outside the out dir.
+        let reason = |s: &str| parse(&args(s), Path::new("/")).unwrap_err().name();
+        let tail = "src/lib.rs --crate-type lib --emit=dep-info,metadata --out-dir /t/deps";
+        assert_eq!(
+            reason(&format!("--crate-name it/src/lib.rs {tail}")),
+            "unsupported_option"
+        );
+        assert_eq!(
+            reason(&format!("--crate-name a -C extra-filename=/x {tail}")),
+            "unsupported_option"
+        );
+        assert!(parse(&args(&format!("--crate-name a_1 {tail}")), Path::new("/")).is_ok());
     }
 }
