@@ -56,7 +56,7 @@ pub fn parse(text: &str) -> Depfile {
                     break;
                 }
             }
-            ':' if !seen_colon && is_rule_colon(&token, chars.peek().copied()) => {
+            ':' if !seen_colon && is_rule_colon(&token, chars.clone()) => {
                 flush(&mut token, &mut out, seen_colon);
                 seen_colon = true;
             }
@@ -67,22 +67,46 @@ pub fn parse(text: &str) -> Depfile {
     out
 }
 
-/// A ':' ends the target list unless it is a drive letter (`C:\…`) inside a token.
-fn is_rule_colon(token: &str, next: Option<char>) -> bool {
-    let drive_letter = token.len() == 1
-        && token.chars().all(|c| c.is_ascii_alphabetic())
-        && matches!(next, Some('\\') | Some('/'));
+/// A ':' ends the target list unless it is a drive letter (`C:\…`, `C:/…`) inside a token; a
+/// backslash that continues the line (`C:\` at its end) is no path separator.
+fn is_rule_colon(token: &str, mut rest: impl Iterator<Item = char>) -> bool {
+    let separator = match rest.next() {
+        Some('/') => true,
+        Some('\\') => !matches!(rest.next(), Some('\n' | '\r')),
+        _ => false,
+    };
+    let drive_letter =
+        token.len() == 1 && token.chars().all(|c| c.is_ascii_alphabetic()) && separator;
     !drive_letter
 }
 
-/// Turns an escaped depfile token back into a path.
+/// Turns an escaped depfile token back into a path: the inverse of [`quote_target`] (gcc's and
+/// clang's escaping, GNU make's reading): `$$` is `$`, `\#` is `#`, and a blank after 2N+1
+/// backslashes is N backslashes and the blank.
 pub fn unescape(token: &str) -> String {
     let mut out = String::with_capacity(token.len());
     let mut chars = token.chars().peekable();
     while let Some(c) = chars.next() {
         match (c, chars.peek().copied()) {
-            ('\\', Some(' ')) | ('\\', Some('#')) | ('\\', Some('\t')) => {
-                out.push(chars.next().unwrap_or(' '));
+            ('\\', _) => {
+                let mut run = 1;
+                while chars.peek() == Some(&'\\') {
+                    chars.next();
+                    run += 1;
+                }
+                match chars.peek().copied() {
+                    Some(blank @ (' ' | '\t')) => {
+                        chars.next();
+                        out.extend(std::iter::repeat_n('\\', run / 2));
+                        out.push(blank);
+                    }
+                    Some('#') => {
+                        chars.next();
+                        out.extend(std::iter::repeat_n('\\', run - 1));
+                        out.push('#');
+                    }
+                    _ => out.extend(std::iter::repeat_n('\\', run)),
+                }
             }
             ('$', Some('$')) => {
                 chars.next();
@@ -247,5 +271,35 @@ mod tests {
     fn windows_drive_letters_are_not_rule_separators() {
         let parsed = parse("a.o: C:/src/a.c C:\\inc\\b.h\n");
         assert_eq!(parsed.deps, vec!["C:/src/a.c", "C:\\inc\\b.h"]);
+    }
+
+    #[test]
+    fn backslashes_before_a_blank_are_undoubled() {
+        // Found by the depfile fuzz target: gcc and clang double the backslashes before a
+        // blank (`dir\ sp.h` is written `dir\\\ sp.h`), and the parse kept them doubled.
+        assert_eq!(quote_target("dir\\ sp.h"), "dir\\\\\\ sp.h");
+        for path in ["dir\\ sp.h", "a\\\\\tb", "c\\#d", "e\\f", "g\\$h i"] {
+            let text = render(
+                Family::Gcc,
+                &[quote_target("o.o")],
+                &[quote_target(path)],
+                false,
+            );
+            let parsed = parse(&text);
+            assert_eq!(unescape(&parsed.deps[0]), path, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_colon_before_a_line_continuation_ends_the_targets() {
+        // Found by the depfile fuzz target: `C:\` + newline was read as a drive letter, so
+        // the target list went on past the colon (and a re-render parsed differently).
+        let parsed = parse("C:\\\r\n a.h b.h\n");
+        assert_eq!(parsed.targets, vec!["C"]);
+        assert_eq!(parsed.deps, vec!["a.h", "b.h"]);
+        assert_eq!(
+            parse(&render(Family::Gcc, &parsed.targets, &parsed.deps, false)),
+            parsed
+        );
     }
 }

@@ -196,6 +196,9 @@ const ENV_VARS: &[&str] = &[
 /// Largest number of files an `--embed-file`/`--preload-file` directory may hold to be hashed.
 const MAX_PACKAGE_FILES: usize = 20_000;
 
+/// Largest Emscripten config file read (a real one is a few hundred bytes).
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// The environment the adapter consults (the client's, not the daemon's).
 pub type Env<'a> = HashMap<&'a str, &'a str>;
 
@@ -378,8 +381,7 @@ fn toolchain(
 ) -> Result<Toolchain, Uncacheable> {
     let root = emscripten_root(compiler)?;
     let config_file = config_path(&root, em_config_arg, env, cwd)?;
-    let text = std::fs::read_to_string(&config_file)
-        .map_err(|e| setup(format!("{}: {e}", config_file.display())))?;
+    let text = crate::input_file::read_text(&config_file, MAX_CONFIG_BYTES).map_err(setup)?;
     let config = Config::parse(&text);
     let home = env.get("HOME").copied();
     let get = |key: &str| config.string(key, env, home).map_err(setup);
@@ -1173,6 +1175,17 @@ mod tests {
         .unwrap();
         assert_eq!(cxx.language, Language::Cxx);
         assert_ne!(c.key_args, cxx.key_args);
+    }
+
+    #[test]
+    fn a_device_as_config_file_is_not_read() {
+        // `--em-config /dev/zero` made the parse read forever.
+        let t = Tree::new("devconfig");
+        let r = t.parse("-c a.c --em-config /dev/zero", &[]);
+        assert!(
+            matches!(&r, Err(Uncacheable::EmscriptenSetup(why)) if why.contains("not a regular file")),
+            "{r:?}"
+        );
     }
 
     #[test]

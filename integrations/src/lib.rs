@@ -9,6 +9,7 @@ pub mod depfile;
 pub mod emcc;
 pub mod family;
 pub mod gcc;
+pub mod input_file;
 pub mod invocation;
 pub mod preprocessed;
 pub mod response_file;

@@ -266,6 +266,19 @@ fn build(
     if crate_name == "___" {
         return Err(Uncacheable::Query);
     }
+    // Both name the output files: a `/` (or anything rustc would refuse) would put them
+    // outside the out dir.
+    if crate_name.is_empty() || !crate_name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return Err(Uncacheable::UnsupportedOption(format!(
+            "--crate-name {crate_name}"
+        )));
+    }
+    if s.extra_filename.contains('/') {
+        return Err(Uncacheable::UnsupportedOption(format!(
+            "-C extra-filename={}",
+            s.extra_filename
+        )));
+    }
     let out_dir = s.out_dir.ok_or(Uncacheable::ExplicitOutputPath)?;
     let crate_types = if s.crate_types.is_empty() {
         vec!["bin".to_string()]
@@ -417,8 +430,8 @@ pub fn parse_dep_info(text: &str) -> DepInfo {
     for line in text.lines() {
         if let Some(env) = line.strip_prefix("# env-dep:") {
             let (k, v) = match env.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(unescape_env(v))),
-                None => (env.to_string(), None),
+                Some((k, v)) => (unescape_env(k), Some(unescape_env(v))),
+                None => (unescape_env(env), None),
             };
             out.env.push((k, v));
             continue;
@@ -428,7 +441,7 @@ pub fn parse_dep_info(text: &str) -> DepInfo {
         }
         let parsed = crate::depfile::parse(&format!("{line}\n"));
         for dep in parsed.deps {
-            let dep = crate::depfile::unescape(&dep);
+            let dep = unescape_path(&dep);
             if !out.files.contains(&dep) {
                 out.files.push(dep);
             }
@@ -437,10 +450,35 @@ pub fn parse_dep_info(text: &str) -> DepInfo {
     out
 }
 
+/// Undoes rustc's escaping of a dep-info path, which escapes blanks only (`\ `): unlike gcc it
+/// writes `$`, `#` and other backslashes as they are.
+fn unescape_path(token: &str) -> String {
+    token.replace("\\ ", " ")
+}
+
+/// Undoes rustc's escaping of an env-dep name or value (`\n`, `\r`, `\\`), in one pass so an
+/// escaped backslash followed by `n` stays a backslash and an `n`.
 fn unescape_env(v: &str) -> String {
-    v.replace("\\n", "\n")
-        .replace("\\r", "\r")
-        .replace("\\\\", "\\")
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => {
+                if other != '\\' {
+                    out.push('\\');
+                }
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -550,5 +588,39 @@ mod tests {
                 ("ZZ".to_string(), None)
             ]
         );
+    }
+
+    #[test]
+    fn dep_info_escapes_are_undone_as_rustc_wrote_them() {
+        // Found by the dep_info fuzz target: the value `a\nb` (a backslash, then `n`) is
+        // written `a\\nb` and was read back with a newline.
+        let d = parse_dep_info("# env-dep:MULTI=a\\\\nb\\nc\\\\\n# env-dep:K\\\\EY\n");
+        assert_eq!(
+            d.env,
+            vec![
+                ("MULTI".to_string(), Some("a\\nb\nc\\".to_string())),
+                ("K\\EY".to_string(), None)
+            ]
+        );
+        // rustc escapes only blanks in paths: `$$` and `\#` are the file's own characters.
+        let d = parse_dep_info("/t/p.d: src/a$$b.rs src/c\\#d.rs src/e\\ f.rs\n");
+        assert_eq!(d.files, vec!["src/a$$b.rs", "src/c\\#d.rs", "src/e f.rs"]);
+    }
+
+    #[test]
+    fn output_names_stay_in_the_out_dir() {
+        // Found by the rustc_argv fuzz target: `--crate-name it/src/lib.rs` planned
+        // `<out-dir>/libit/src/lib.rs-6c1e.rmeta`, outside the out dir.
+        let reason = |s: &str| parse(&args(s), Path::new("/")).unwrap_err().name();
+        let tail = "src/lib.rs --crate-type lib --emit=dep-info,metadata --out-dir /t/deps";
+        assert_eq!(
+            reason(&format!("--crate-name it/src/lib.rs {tail}")),
+            "unsupported_option"
+        );
+        assert_eq!(
+            reason(&format!("--crate-name a -C extra-filename=/x {tail}")),
+            "unsupported_option"
+        );
+        assert!(parse(&args(&format!("--crate-name a_1 {tail}")), Path::new("/")).is_ok());
     }
 }

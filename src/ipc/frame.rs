@@ -6,6 +6,9 @@ use std::io::{Read, Write};
 /// Largest frame accepted (outputs of one compile travel in one frame).
 pub const MAX_FRAME: usize = 1 << 30;
 
+/// What a frame's buffer starts with before its bytes arrive (it grows as they do).
+const INITIAL_BODY_CAPACITY: usize = 64 << 10;
+
 /// Framing and decoding failures.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -47,8 +50,13 @@ pub fn read_frame<T: DeserializeOwned>(input: &mut impl Read) -> Result<T, Frame
     if len > MAX_FRAME {
         return Err(FrameError::TooLarge(len));
     }
-    let mut body = vec![0u8; len];
-    input.read_exact(&mut body)?;
+    // Grow the buffer with the bytes that actually arrive: a header alone must not make the
+    // daemon reserve up to MAX_FRAME.
+    let mut body = Vec::with_capacity(len.min(INITIAL_BODY_CAPACITY));
+    input.take(len as u64).read_to_end(&mut body)?;
+    if body.len() < len {
+        return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     let (msg, rest) = postcard::take_from_bytes(&body)?;
     if !rest.is_empty() {
         return Err(FrameError::Trailing(rest.len()));
@@ -83,5 +91,28 @@ mod tests {
             read_frame::<(String, u32)>(&mut huge.as_slice()),
             Err(FrameError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn a_header_alone_does_not_reserve_its_length() {
+        // Found by the frame fuzz target (-malloc_limit_mb=256): 4 bytes claiming a 1 GiB
+        // frame made read_frame allocate 1 GiB before reading any of it.
+        struct Counting<'a>(&'a [u8], usize);
+        impl Read for Counting<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.1 = self.1.max(buf.len());
+                self.0.read(buf)
+            }
+        }
+        let mut header = Counting(&[0, 0, 0, 0x40], 0);
+        assert!(matches!(
+            read_frame::<u8>(&mut header),
+            Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof
+        ));
+        assert!(
+            header.1 <= INITIAL_BODY_CAPACITY,
+            "asked for {} bytes",
+            header.1
+        );
     }
 }
