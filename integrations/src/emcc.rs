@@ -537,12 +537,25 @@ fn package_files(src: &str, cwd: &Path) -> Result<Vec<String>, Uncacheable> {
     }
     let mut files = Vec::new();
     let mut stack = vec![src.trim_end_matches('/').to_string()];
+    // Directories already walked, by device and inode: a symlink back to an ancestor would
+    // otherwise be walked forever (or exponentially often).
+    let mut seen = std::collections::HashSet::new();
     while let Some(dir) = stack.pop() {
         let abs = if Path::new(&dir).is_absolute() {
             PathBuf::from(&dir)
         } else {
             cwd.join(&dir)
         };
+        {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(&abs)
+                .map_err(|_| Uncacheable::LinkInputUnresolved(dir.clone()))?;
+            if !seen.insert((meta.dev(), meta.ino())) {
+                return Err(Uncacheable::UnsupportedOption(format!(
+                    "{src}: a directory loop (symlink) at {dir}"
+                )));
+            }
+        }
         let rd =
             std::fs::read_dir(&abs).map_err(|_| Uncacheable::LinkInputUnresolved(dir.clone()))?;
         for e in rd.filter_map(|e| e.ok()) {
@@ -1061,6 +1074,24 @@ fn link(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packaged_directory_with_a_symlink_loop_is_refused_not_walked_forever() {
+        let root = std::env::temp_dir().join(format!("zccache-emcc-loop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("assets/sub")).unwrap();
+        std::fs::write(root.join("assets/sub/a.txt"), "a").unwrap();
+        std::os::unix::fs::symlink("..", root.join("assets/sub/up")).unwrap();
+        let got = package_files("assets", &root);
+        assert!(
+            matches!(&got, Err(Uncacheable::UnsupportedOption(m)) if m.contains("loop")),
+            "{got:?}"
+        );
+        std::fs::remove_file(root.join("assets/sub/up")).unwrap();
+        let got = package_files("assets", &root).unwrap();
+        assert_eq!(got, vec!["assets/sub/a.txt".to_string()]);
+        let _ = std::fs::remove_dir_all(&root);
+    }
 
     /// A fake Emscripten tree: driver, emcc.py, config, clang, wasm-ld, a sysroot lib.
     struct Tree {
