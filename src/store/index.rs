@@ -344,6 +344,16 @@ fn writer_loop(
         let close = batch.iter().any(|op| matches!(op, WriteOp::Close));
         let mut acks = Vec::new();
         let mut clears = Vec::new();
+        // A new entry is made durable with its batch: a daemon that is SIGKILLed (or
+        // crashes) a few seconds after each start must still keep what it stored, or the
+        // cache never fills (found by scripts/soak.sh: a kill every ~3 s kept nothing).
+        // Stats and LRU touches stay lazy (durable within 5 s, or after 2 s idle).
+        let new_entry = batch.iter().any(|op| {
+            matches!(
+                op,
+                WriteOp::Manifest(..) | WriteOp::Result(..) | WriteOp::Blob(..) | WriteOp::Clear(_)
+            )
+        });
         match apply_batch(&db, batch, &usage, &mut acks, &mut clears) {
             Ok(()) => dirty = true,
             Err(e) => tracing::warn!("index write failed: {e}"),
@@ -360,7 +370,7 @@ fn writer_loop(
                 Err(e) => tracing::warn!("eviction failed: {e}"),
             }
         }
-        if !acks.is_empty() || last_durable.elapsed() > Duration::from_secs(5) {
+        if !acks.is_empty() || new_entry || last_durable.elapsed() > Duration::from_secs(5) {
             if let Err(e) = durable_commit(&db) {
                 tracing::warn!("index durable commit failed: {e}");
             }
