@@ -70,9 +70,6 @@ impl BaseDirs {
     }
 }
 
-/// `Root::origin` of a root that is the enclosing git worktree (auto mode).
-pub const GIT_WORKTREE: &str = "git worktree";
-
 /// The root found for one compile, and why it was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
@@ -110,7 +107,7 @@ pub fn find_root(setting: &BaseDirs, cwd: &Path, source: Option<&str>) -> Option
         BaseDirs::Auto => match git_worktree(cwd).or_else(|| git_worktree(&source_dir)) {
             Some(dir) => Root {
                 dir,
-                origin: GIT_WORKTREE,
+                origin: "git worktree",
             },
             None => Root {
                 dir: common_ancestor(cwd, &source_dir),

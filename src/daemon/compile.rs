@@ -229,15 +229,11 @@ pub(super) fn prepare<'a>(
     }
     let relocation = super::relocate::apply(state, &env, cwd, &mut inv);
     let paths = PathMap::new(&inv.path_prefix_map);
-    let source_in_root = relocation
-        .as_ref()
-        .and_then(|r| r.source_within_root(&inv.source));
     let key = manifest_key(
         &inv,
         &compiler_id,
         &env,
         &req.cwd,
-        source_in_root.as_deref(),
         &extra,
         &tool_ids,
         &paths,

@@ -36,15 +36,12 @@ fn field(h: &mut blake3::Hasher, bytes: &[u8]) {
 }
 
 /// Direct-mode key: compiler identity, normalized args, output-affecting env, the cwd when
-/// the output embeds it, where the source lies inside the base dir (`source_in_root`), and the
-/// content of extra inputs.
-#[allow(clippy::too_many_arguments)]
+/// the output embeds it, and the content of extra inputs.
 pub fn manifest_key(
     inv: &Invocation,
     compiler_id: &Digest,
     env: &HashMap<&str, &str>,
     cwd: &str,
-    source_in_root: Option<&str>,
     extra_inputs: &[(String, Digest)],
     tool_ids: &[Digest],
     paths: &PathMap,
@@ -96,10 +93,6 @@ pub fn manifest_key(
     if let Some(cwd_part) = inv.cwd_key(cwd) {
         field(&mut h, b"cwd");
         field(&mut h, cwd_part.as_bytes());
-    }
-    if let Some(rel) = source_in_root {
-        field(&mut h, b"source-in-root");
-        field(&mut h, rel.as_bytes());
     }
     for (path, digest) in extra_inputs {
         field(&mut h, paths.to_stored(path).as_bytes());

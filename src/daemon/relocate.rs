@@ -5,9 +5,7 @@
 //! ties the entry to it (served only to compiles in the same directory of the same root).
 
 use super::state::DaemonState;
-use crate::base_dir::{
-    find_root, prefix_pairs, BaseDirs, BASE_DIR_ENV, GIT_WORKTREE, PATH_REMAP_ENV,
-};
+use crate::base_dir::{find_root, prefix_pairs, BaseDirs, BASE_DIR_ENV, PATH_REMAP_ENV};
 use memchr::memmem;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,8 +17,6 @@ pub struct Relocation {
     pub tie: String,
     root: PathBuf,
     cwd: PathBuf,
-    /// The root is the enclosing git worktree: see [`Relocation::source_within_root`].
-    partition_by_source: bool,
 }
 
 /// The build's own setting wins over the daemon's.
@@ -71,29 +67,12 @@ pub(super) fn apply(
     }
     Some(Relocation {
         tie: format!("{}\n{root_text}", cwd.display()),
-        partition_by_source: root.origin == GIT_WORKTREE,
         root: root.dir,
         cwd: cwd.to_path_buf(),
     })
 }
 
 impl Relocation {
-    /// Where `source` (as the compile names it, relative to the cwd or absolute) lies inside
-    /// the root, when the root is the enclosing git worktree (a source keeps its place inside
-    /// every checkout of a repository); `None` otherwise. Part of the manifest key: sibling
-    /// directories compiling same-named sources with the same arguments (recursive make) get
-    /// manifests of their own instead of crowding one, while other checkouts and other build
-    /// dirs of one checkout still share. Not for an explicit base dir or a common ancestor:
-    /// checkouts may sit at different places below those.
-    pub fn source_within_root(&self, source: &str) -> Option<String> {
-        if !self.partition_by_source {
-            return None;
-        }
-        let path = crate::paths::resolve(&self.cwd, source);
-        let rel = path.strip_prefix(&self.root).ok()?;
-        Some(rel.to_string_lossy().into_owned())
-    }
-
     /// Whether any output names this checkout (or cannot be searched for it: compressed
     /// sections, LTO or bitcode streams), so the entry must stay tied to it.
     pub fn outputs_name_checkout<'a>(&self, outputs: impl Iterator<Item = &'a [u8]>) -> bool {

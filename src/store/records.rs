@@ -3,8 +3,15 @@
 use super::Digest;
 use serde::{Deserialize, Serialize};
 
-/// Most entries kept per manifest; the oldest are dropped first.
+/// Most entries kept per source content in a manifest (header-state variants of one source);
+/// the oldest are dropped first.
 pub const MAX_MANIFEST_ENTRIES: usize = 24;
+
+/// Most entries kept per manifest in all. One manifest key can serve several different
+/// sources: same-named files in sibling directories compiled from their own directory with
+/// the same arguments (recursive make), whose paths are keyed relative to the cwd. Each keeps
+/// its own variants, so a pass over up to this many such siblings still hits.
+pub const MAX_MANIFEST_TOTAL: usize = 256;
 
 /// All known header-state variants for one (compiler, args, source path) key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -48,8 +55,17 @@ impl Manifest {
                 || e.env != entry.env
                 || e.tied_to != entry.tied_to
         });
+        let source = entry.files.first().map(|(_, digest)| *digest);
         self.entries.insert(0, entry);
-        self.entries.truncate(MAX_MANIFEST_ENTRIES);
+        let mut variants = 0;
+        self.entries.retain(|e| {
+            if e.files.first().map(|(_, digest)| *digest) != source {
+                return true;
+            }
+            variants += 1;
+            variants <= MAX_MANIFEST_ENTRIES
+        });
+        self.entries.truncate(MAX_MANIFEST_TOTAL);
     }
 }
 
@@ -108,4 +124,45 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// Decodes a record; a corrupt record reads as None (a miss, never a wrong hit).
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
     postcard::from_bytes(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(source: u8, header: u8) -> ManifestEntry {
+        ManifestEntry {
+            files: vec![
+                ("unit.c".into(), [source; 32]),
+                ("h.h".into(), [header; 32]),
+            ],
+            absent: Vec::new(),
+            env: Vec::new(),
+            listings: Vec::new(),
+            mtimes: Vec::new(),
+            tied_to: None,
+            result: [source ^ header; 32],
+        }
+    }
+
+    #[test]
+    fn variants_are_bounded_per_source_and_sources_share_the_manifest() {
+        let mut m = Manifest::default();
+        // 40 different sources under one key, then 30 header variants of source 0.
+        for s in 0..40 {
+            m.push_front(entry(s, 0));
+        }
+        assert_eq!(m.entries.len(), 40, "every sibling source keeps its entry");
+        for h in 1..=30 {
+            m.push_front(entry(0, h));
+        }
+        let of_source_0 = m.entries.iter().filter(|e| e.files[0].1 == [0; 32]).count();
+        assert_eq!(of_source_0, MAX_MANIFEST_ENTRIES);
+        assert_eq!(m.entries.len(), 39 + MAX_MANIFEST_ENTRIES);
+        assert_eq!(m.entries[0], entry(0, 30), "newest first");
+        for s in 0..255 {
+            m.push_front(entry(s, 200));
+        }
+        assert_eq!(m.entries.len(), MAX_MANIFEST_TOTAL);
+    }
 }
