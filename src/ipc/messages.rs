@@ -12,7 +12,7 @@ pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Outputs of this size or more are handed to the daemon by path, not through the socket
 /// (see `daemon::large_outputs`; measured in docs/reliability.md).
-pub const PATH_HANDOVER_BYTES: u64 = 8 << 20;
+pub const PATH_HANDOVER_BYTES: u64 = 1 << 20;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
