@@ -113,6 +113,7 @@ fn close_inherited_fds() {
 /// Returns Ok(()) at once if another daemon already owns this cache dir.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
     close_inherited_fds();
+    memory::limit_allocator_arenas();
     let layout = Layout::new(&settings.dir.value).checked();
     ensure_private_dir(&layout)
         .with_context(|| format!("creating cache dir {}", layout.root.display()))?;
