@@ -78,9 +78,9 @@ pub fn enforce(state: &DaemonState) -> u64 {
 
 /// Caps glibc's malloc arenas at two. By default glibc gives busy threads arenas of their own
 /// (up to 8 per core), each keeping what its threads freed: on the 50,000-header build of
-/// `bench/memory.sh` two arenas cut the peak RSS from ~70 to ~52 MiB, and under an 8 MiB
-/// budget from ~104–127 to ~92–96 MiB. The daemon's threads allocate little per compile, so
-/// sharing arenas costs nothing measurable.
+/// `bench/memory.sh` under an 8 MiB budget, two arenas cut the peak RSS from ~104–127 to
+/// ~92–96 MiB. The daemon's threads allocate little per compile, so sharing arenas costs
+/// nothing measurable.
 pub fn limit_allocator_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; called before the daemon's threads.
