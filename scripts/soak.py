@@ -159,6 +159,12 @@ def proc_status_kb(pid, field):
     return None
 
 
+def count_reason(counts, line):
+    """Counts the reason after `uncacheable: ` in a decision log line."""
+    reason = line.split("uncacheable: ", 1)[1].strip()
+    counts[reason] = counts.get(reason, 0) + 1
+
+
 class Monitor:
     """Samples the peak RSS of every daemon instance; SIGKILLs the daemon every few seconds."""
 
@@ -511,8 +517,7 @@ class Soak:
                 c["hit_pp"] += 1
             elif re.search(r" miss \S+ -> \S+: uncacheable: ", line):
                 c["miss_uncacheable_line"] += 1
-                reason = line.split("uncacheable: ", 1)[1].strip()
-                self.late_reasons[reason] = self.late_reasons.get(reason, 0) + 1
+                count_reason(self.late_reasons, line)
             elif re.search(r" miss \S+ -> \S+: ", line):
                 c["miss_line"] += 1
             elif "daemon unavailable" in line and "running the compiler uncached" in line:
@@ -525,8 +530,7 @@ class Soak:
                 c["hit_unusable"] += 1
             elif re.search(r"\buncacheable: ", line):
                 c["uncacheable"] += 1
-                reason = line.split("uncacheable: ", 1)[1].strip()
-                self.uncacheable_reasons[reason] = self.uncacheable_reasons.get(reason, 0) + 1
+                count_reason(self.uncacheable_reasons, line)
 
     # -- episodes -------------------------------------------------------------------------
 
