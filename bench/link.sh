@@ -16,9 +16,10 @@
 #
 # "warm" = rebuild after `make clean` / from an empty build dir with every cache already
 # filled by an identical earlier build. Ratios are to the bare build of the same run.
-# "link miss" = relinking every executable of the make project through zccache into an empty
-# store (every link a miss, the recorder on; the daemon already running, as in a build) vs
-# bare links, alternating rounds, median of RUNS.
+# "link miss" = relinking every executable of the make project (small links), and one program
+# of all the library's objects (a large link), through zccache with one fresh object each
+# round, so every link misses (the recorder on; the daemon running and warm, as in a build),
+# vs the same bare links, alternating, median of RUNS.
 set -euo pipefail
 
 # shellcheck source=bench/lib.sh
@@ -200,33 +201,55 @@ EOF
 bench_miss() {
     local dir=$work/make-O2-bare r i t0 t1
     [[ -f "$dir/prog0_0.o" ]] || { gen_make_project "$dir"; make -C "$dir" -j "$jobs" CC=gcc LINK=gcc >/dev/null; }
-    local bare_t=() zcc_t=()
-    link_all() { # <prefix...>
+    local small_bare=() small_zcc=() big_bare=() big_zcc=() small_ratio=() big_ratio=()
+    local core_objs
+    core_objs=$(cd "$dir" && ls core*.o | sort -V | tr '\n' ' ')
+    # The small links: every program of the project (3 objects, libcore.a, -lm). The large
+    # link: one program from all the library's objects given directly ("Redis-sized": ~60
+    # objects, a ~10 MB -g program).
+    link_small() { # <prefix...>
         for ((i = 0; i < progs; i++)); do
-            (cd "$dir" && "$@" gcc -O2 -g -o "prog$i" "prog${i}_0.o" "prog${i}_1.o" "prog${i}_2.o" -L. -lcore -lm)
+            (cd "$dir" && "$@" gcc -O2 -g -o "prog$i" "prog${i}_0.o" "prog${i}_1.o" "prog${i}_2.o" round.o -L. -lcore -lm)
         done
     }
-    # One daemon, warm (its file-hash cache knows libc & co. as in any build); the store is
-    # cleared before each round so every link misses. Round 0 is not counted.
+    link_big() { # <prefix...>
+        # shellcheck disable=SC2086
+        (cd "$dir" && "$@" gcc -O2 -g -o big prog0_0.o prog0_1.o prog0_2.o $core_objs round.o -lm)
+    }
+    timed() { t0=$(now); "$@"; t1=$(now); python3 -c "print($t1-$t0)"; }
+    # One daemon, warm as in any build (its file-hash cache knows libc & co.); each round
+    # links a fresh round.o into every program (as when one object changed), so every link
+    # misses and bare and zccache link the same files. Round 0 is not counted; the order of
+    # bare and zccache alternates.
     export ZCCACHE_DIR=$work/miss-dir
     "$Z" start >/dev/null
     for ((r = 0; r <= runs; r++)); do
-        "$Z" clear >/dev/null
+        echo "int link_round_$r = $r;" >"$dir/round.c"
+        gcc -c "$dir/round.c" -o "$dir/round.o"
         "$Z" stats --zero >/dev/null
-        t0=$(now); link_all; t1=$(now)
-        ((r == 0)) || bare_t+=("$(python3 -c "print($t1-$t0)")")
-        t0=$(now); link_all "$Z"; t1=$(now)
-        ((r == 0)) || zcc_t+=("$(python3 -c "print($t1-$t0)")")
-        [[ "$("$Z" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["families"]["gcc-link"]["misses"])')" == "$progs" ]] \
+        local sb sz bb bz
+        if ((r % 2)); then
+            sz=$(timed link_small "$Z"); sb=$(timed link_small)
+            bz=$(timed link_big "$Z"); bb=$(timed link_big)
+        else
+            sb=$(timed link_small); sz=$(timed link_small "$Z")
+            bb=$(timed link_big); bz=$(timed link_big "$Z")
+        fi
+        [[ "$("$Z" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["families"]["gcc-link"]["misses"])')" == "$((progs + 1))" ]] \
             || bench_loud "link miss: not every link was a stored miss"
+        ((r == 0)) && continue
+        small_bare+=("$sb"); small_zcc+=("$sz"); big_bare+=("$bb"); big_zcc+=("$bz")
+        small_ratio+=("$(python3 -c "print($sz/$sb)")"); big_ratio+=("$(python3 -c "print($bz/$bb)")")
     done
     "$Z" stop >/dev/null 2>&1 || true
     export ZCCACHE_DIR=$work/zccache-dir
-    local b z
-    b=$(median "${bare_t[@]}")
-    z=$(median "${zcc_t[@]}")
-    printf '%-34s %8.3f s bare, %8.3f s through zccache (all misses): overhead %s%%\n' \
-        "link miss, $progs links (-O2 -g)" "$b" "$z" "$(python3 -c "print(f'{($z/$b-1)*100:+.1f}')")"
+    local b z p
+    b=$(median "${small_bare[@]}"); z=$(median "${small_zcc[@]}"); p=$(median "${small_ratio[@]}")
+    printf '%-34s %8.3f s bare, %8.3f s through zccache (all misses): overhead %s%% (median of paired rounds %s%%)\n' \
+        "link miss, $progs small links" "$b" "$z" "$(python3 -c "print(f'{($z/$b-1)*100:+.1f}')")" "$(python3 -c "print(f'{($p-1)*100:+.1f}')")"
+    b=$(median "${big_bare[@]}"); z=$(median "${big_zcc[@]}"); p=$(median "${big_ratio[@]}")
+    printf '%-34s %8.3f s bare, %8.3f s through zccache (all misses): overhead %s%% (median of paired rounds %s%%)\n' \
+        "link miss, 1 large link" "$b" "$z" "$(python3 -c "print(f'{($z/$b-1)*100:+.1f}')")" "$(python3 -c "print(f'{($p-1)*100:+.1f}')")"
 }
 
 printf '%-34s %10s %19s %19s\n' "warm rebuild (median of $runs)" bare ccache zccache

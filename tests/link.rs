@@ -728,3 +728,59 @@ fn verify_mode_relinks_hits() {
     assert_eq!(family(&cache, "gcc-link").0, 2);
     assert_eq!(run_program(&cache, "prog"), "42\n");
 }
+
+/// A build step that rewrites a large program in place right after its link (as a
+/// post-link patcher does): whatever the cache kept is the program as the linker wrote it, so
+/// a later relink equals a bare link, never the patched bytes. Run for several rounds, with
+/// the rewrite starting at once and after short delays. (Whether the rewrite lands while the
+/// daemon still holds the output is up to the scheduler; the lease that makes that case safe
+/// is tested deterministically in `daemon::large_outputs`.)
+#[test]
+fn a_program_rewritten_right_after_its_link_is_never_what_a_hit_restores() {
+    require_tool("gcc");
+    let cache = TestCache::new();
+    write_sources(&cache);
+    // A program over the 1 MiB path hand-over threshold.
+    cache.write(
+        "f.c",
+        "char big[3 << 20] = {1, 1};\nint f(void) { return 40 + big[1]; }\n",
+    );
+    compile(&cache, "gcc", &["-O2"], &["main.c", "f.c", "g.c"]);
+    let link = ["gcc", "-O2", "main.o", "f.o", "g.o", "-o", "prog"];
+    bare(&cache, &link);
+    let reference = read(&cache, "prog");
+    assert!(reference.len() > 3 << 20);
+    let zccache = zccache_bin();
+    for (round, delay) in ["0", "0", "0.001", "0.005", "0.02"].iter().enumerate() {
+        // A fresh cache key each round (a different -Wl,--defsym), the same program bytes
+        // apart from that symbol: compare with a bare link of the same command.
+        let defsym = format!("-Wl,--defsym=zcc_round_{round}=0");
+        let mut args: Vec<&str> = link.to_vec();
+        args.push(&defsym);
+        let _ = std::fs::remove_file(cache.work.join("prog"));
+        bare(&cache, &args);
+        let expected = read(&cache, "prog");
+        std::fs::remove_file(cache.work.join("prog")).expect("remove prog");
+        let script = format!(
+            "\"$ZCC\" {} && sleep {delay} && printf PATCHED | dd of=prog bs=1 seek=4096 conv=notrunc status=none",
+            args.join(" ")
+        );
+        let mut sh = Command::new("sh");
+        cache.apply_env(&mut sh);
+        let out = sh
+            .args(["-c", &script])
+            .env("ZCC", &zccache)
+            .current_dir(&cache.work)
+            .output()
+            .expect("spawn sh");
+        assert_ok(&out, "link then patch");
+        assert_ne!(read(&cache, "prog"), expected, "the patch was applied");
+        std::fs::remove_file(cache.work.join("prog")).expect("remove prog");
+        zcc(&cache, &args);
+        assert!(
+            read(&cache, "prog") == expected,
+            "round {round} (patch after {delay} s): the relink differs from a bare link"
+        );
+    }
+    assert_eq!(run_program(&cache, "prog").trim(), "43");
+}

@@ -2,7 +2,7 @@
 
 use super::explain::Mismatch;
 use super::keys::{manifest_key, preprocessor_key, result_key, time_macros_block};
-use super::learn::{learn_inputs, IngestError, Learned};
+use super::learn::{learn_before_answer, IngestError, Learned};
 use super::pathmap::PathMap;
 use super::shadowing::{
     absent_candidates, group_still_absent, is_system_header, search_order, split_env_path,
@@ -775,26 +775,31 @@ fn miss<C: Read + Write>(
         super::explain::journal_outcome(ctx, None, Err(Uncacheable::CompileFailed.to_string()));
         return sent;
     }
-    // Inputs are hashed while the build's files surely exist; then the wrapper is answered
-    // (the build's depfile comes straight from the compiler's; rustc wrote its dep-info
-    // itself) and exits while the outputs are stored. Stats, clear and stop wait for stores
+    // What the build may change or delete right after (its outputs, inputs inside its cwd)
+    // is taken while it surely exists; then the wrapper is answered (the build's depfile
+    // comes straight from the compiler's; rustc wrote its dep-info itself) and exits while
+    // the rest is learned and the outputs are stored. Stats, clear and stop wait for stores
     // in flight.
     let t_ingest = std::time::Instant::now();
     let by_path = super::large_outputs::capture(&ctx.state.layout.tmp(), &store.output_files);
-    let learned = learn_inputs(ctx, &store);
-    tracing::debug!(
-        "{}: inputs learned in {:?}",
-        ctx.inv.source,
-        t_ingest.elapsed()
-    );
-    let inline_files = match &learned {
-        Ok(learned) => render_user_depfile(ctx, &learned.tokens, &learned.system_deps),
+    let pending = learn_before_answer(ctx, &store);
+    let answered_after = t_ingest.elapsed();
+    let inline_files = match &pending {
+        Ok(pending) => render_user_depfile(ctx, &pending.tokens, &pending.system_deps),
         Err(_) => depfile_from_compiler(ctx, &store),
     }
     .into_iter()
     .collect();
     let _in_flight = ctx.state.begin_ingest(ctx.manifest_key);
     send(conn, &Response::Stored { inline_files })?;
+    super::background::lower_this_thread();
+    let by_path = super::large_outputs::finish(&ctx.state.layout.tmp(), by_path);
+    let learned = pending.and_then(|pending| pending.finish(ctx));
+    tracing::debug!(
+        "{}: answered after {answered_after:?}; inputs learned in {:?}",
+        ctx.inv.source,
+        t_ingest.elapsed()
+    );
     // Why it missed is worked out against the entries as they were before this one.
     let prior = ctx.state.index.manifest(&ctx.manifest_key);
     let ingested = learned.and_then(|learned| ingest(ctx, &store, &by_path, learned, pp_key));

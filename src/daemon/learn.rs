@@ -1,8 +1,10 @@
-//! What a miss read, learned while the build's files still exist (a Bazel sandbox vanishes as
-//! soon as the wrapper exits): the depfile's files (for the build's own depfile and the
-//! preprocessor tier) and everything the access recorder saw the compiler and its
-//! subprocesses read, list, probe and find absent, exec by name, and read from the
-//! environment. Anything that cannot be learned reliably makes the compile uncacheable.
+//! What a miss read: the depfile's files (for the build's own depfile and the preprocessor
+//! tier) and everything the access recorder saw the compiler and its subprocesses read, list,
+//! probe and find absent, exec by name, and read from the environment. Inputs inside the
+//! build's cwd are learned before the wrapper is answered, while they surely exist (a Bazel
+//! sandbox vanishes as soon as the wrapper exits); the rest (toolchain, system headers and
+//! libraries) after, so a miss does not wait for hundreds of stats (see [`Phase`]). Anything
+//! that cannot be learned reliably makes the compile uncacheable.
 
 use super::accesses::Accesses;
 use super::compile::{include_search, join_cwd, Ctx};
@@ -71,9 +73,81 @@ fn env_is_keyed(name: &str) -> bool {
     !UNKEYED_ENV.contains(&name) && !name.starts_with("ZCCACHE_")
 }
 
-/// Hashes every input of a miss.
-pub(super) fn learn_inputs(ctx: &Ctx, store: &StoreRequest) -> Result<Learned, IngestError> {
-    let state = ctx.state;
+/// When an input is learned. Paths inside the build's cwd (or relative to it) are learned
+/// before the wrapper is answered: the build may change or delete them as soon as the wrapper
+/// exits (a Bazel sandbox vanishes). Absolute paths elsewhere (the toolchain, system headers
+/// and libraries, the sources of an out-of-tree build) are learned after: that is safe, since
+/// an input changed after the compile started carries a newer ctime and one deleted cannot be
+/// hashed, and either way the entry is not stored.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    BeforeAnswer,
+    AfterAnswer,
+}
+
+fn phase_of(cwd: &Path, path: &str) -> Phase {
+    if !path.starts_with('/') || normalize(Path::new(path)).starts_with(cwd) {
+        Phase::BeforeAnswer
+    } else {
+        Phase::AfterAnswer
+    }
+}
+
+/// A depfile input: hashed before answering, or named to be hashed after.
+struct DepInput {
+    /// As the compiler named it.
+    path: String,
+    stored: String,
+    digest: Option<Digest>,
+}
+
+/// What a miss learned before the wrapper was answered; [`Pending::finish`] learns the rest
+/// (after answering) and gives the entry's [`Learned`].
+pub struct Pending {
+    inputs: Vec<DepInput>,
+    accesses: Accesses,
+    before: Recorded,
+    mtimes: Vec<(String, i64)>,
+    macros: u8,
+    /// Depfile tokens as the compiler wrote them (stored form), and which are system headers:
+    /// all the build's own depfile needs.
+    pub tokens: Vec<String>,
+    pub system_deps: Vec<bool>,
+    env: Vec<(String, Option<String>)>,
+    dep_info_text: Option<String>,
+    is_rust: bool,
+}
+
+/// Digest of a depfile input, checked to be unchanged since the compile started; its
+/// mtime too when the output records it.
+fn hash_dep_input(
+    ctx: &Ctx,
+    path: &str,
+    macros: &mut u8,
+    mtimes: &mut Vec<(String, i64)>,
+) -> Result<Digest, IngestError> {
+    let fs_path = join_cwd(ctx.cwd, path);
+    let digest = ctx
+        .state
+        .hashes
+        .digest(&fs_path)
+        .map_err(|e| IngestError::Failed(format!("{path}: {e}")))?;
+    if digest.changed_ns > ctx.start_ns {
+        return Err(IngestError::Uncacheable("input_changed_during_compile"));
+    }
+    *macros |= digest.time_macros;
+    if ctx.inv.embeds_input_mtimes {
+        use std::os::unix::fs::MetadataExt;
+        let meta =
+            std::fs::metadata(&fs_path).map_err(|e| IngestError::Failed(format!("{path}: {e}")))?;
+        mtimes.push((ctx.paths().to_stored(path), meta.mtime()));
+    }
+    Ok(digest.hash)
+}
+
+/// Learns what must be learned while the build's files surely exist (see [`Phase`]): the
+/// depfile and the access log, and every input inside the build's cwd.
+pub(super) fn learn_before_answer(ctx: &Ctx, store: &StoreRequest) -> Result<Pending, IngestError> {
     let paths = ctx.paths();
     let is_rust = matches!(ctx.inv.depfile, DepfilePlan::RustDepInfo { .. });
     // Inputs named by the depfile: (path as the compiler named it, escaped depfile token).
@@ -113,30 +187,21 @@ pub(super) fn learn_inputs(ctx: &Ctx, store: &StoreRequest) -> Result<Learned, I
     } else {
         include_search(ctx).1
     };
-    let mut files = Vec::with_capacity(inputs.len());
+    let mut dep_inputs = Vec::with_capacity(inputs.len());
     let mut mtimes = Vec::new();
     let mut system_deps = Vec::with_capacity(inputs.len());
     let mut macros = 0u8;
-    for path in &inputs {
-        let digest = state
-            .hashes
-            .digest(&join_cwd(ctx.cwd, path))
-            .map_err(|e| IngestError::Failed(format!("{path}: {e}")))?;
-        if digest.changed_ns > ctx.start_ns {
-            return Err(IngestError::Uncacheable("input_changed_during_compile"));
-        }
-        macros |= digest.time_macros;
-        if ctx.inv.embeds_input_mtimes {
-            use std::os::unix::fs::MetadataExt;
-            let meta = std::fs::metadata(join_cwd(ctx.cwd, path))
-                .map_err(|e| IngestError::Failed(format!("{path}: {e}")))?;
-            mtimes.push((paths.to_stored(path), meta.mtime()));
-        }
-        system_deps.push(!is_rust && is_system_header(ctx.cwd, path, &system_dirs));
-        files.push((paths.to_stored(path), digest.hash));
-    }
-    if !is_rust && time_macros_block(macros, &ctx.env) {
-        return Err(IngestError::Uncacheable(Uncacheable::TimeMacros.name()));
+    for path in inputs {
+        let digest = match phase_of(ctx.cwd, &path) {
+            Phase::BeforeAnswer => Some(hash_dep_input(ctx, &path, &mut macros, &mut mtimes)?),
+            Phase::AfterAnswer => None,
+        };
+        system_deps.push(!is_rust && is_system_header(ctx.cwd, &path, &system_dirs));
+        dep_inputs.push(DepInput {
+            stored: paths.to_stored(&path),
+            path,
+            digest,
+        });
     }
 
     let Some(log) = store.accesses.as_deref() else {
@@ -150,45 +215,109 @@ pub(super) fn learn_inputs(ctx: &Ctx, store: &StoreRequest) -> Result<Learned, I
     if ctx.inv.link {
         super::link::check_writes(ctx, &accesses)?;
     }
-    let recorded = Recorded::learn(ctx, &accesses, &inputs)?;
-    files.extend(recorded.files);
-    for (name, value) in recorded.env {
-        if !env.iter().any(|(k, _)| *k == name) {
-            env.push((name, value));
-        }
-    }
-    Ok(Learned {
-        files,
-        absent: recorded.absent,
-        listings: recorded.listings,
+    let before = Recorded::learn(ctx, &accesses, &dep_inputs, Phase::BeforeAnswer)?;
+    Ok(Pending {
+        inputs: dep_inputs,
+        accesses,
+        before,
         mtimes,
+        macros,
         tokens,
         system_deps,
         env,
         dep_info_text,
-        preprocessor_ok: !is_rust && recorded.only_toolchain_extras,
+        is_rust,
     })
 }
 
-/// The recorder's contribution to an entry (beyond the depfile's files).
+impl Pending {
+    /// Learns the inputs outside the build's cwd (after the wrapper was answered).
+    pub(super) fn finish(self, ctx: &Ctx) -> Result<Learned, IngestError> {
+        let Pending {
+            inputs,
+            accesses,
+            before,
+            mut mtimes,
+            mut macros,
+            tokens,
+            system_deps,
+            mut env,
+            dep_info_text,
+            is_rust,
+        } = self;
+        let mut files = Vec::with_capacity(inputs.len());
+        for input in &inputs {
+            let hash = match input.digest {
+                Some(hash) => hash,
+                None => hash_dep_input(ctx, &input.path, &mut macros, &mut mtimes).map_err(
+                    |e| match e {
+                        // Deleted since the compile: not an error of ours.
+                        IngestError::Failed(_) if !Path::new(&input.path).exists() => {
+                            IngestError::Uncacheable("input_changed_during_compile")
+                        }
+                        e => e,
+                    },
+                )?,
+            };
+            files.push((input.stored.clone(), hash));
+        }
+        if !is_rust && time_macros_block(macros, &ctx.env) {
+            return Err(IngestError::Uncacheable(Uncacheable::TimeMacros.name()));
+        }
+        let after = Recorded::learn(ctx, &accesses, &inputs, Phase::AfterAnswer)?;
+        let mut absent = before.absent;
+        absent.extend(after.absent);
+        let mut listings = before.listings;
+        listings.extend(after.listings);
+        files.extend(before.files);
+        files.extend(after.files);
+        for (name, value) in before.env {
+            if !env.iter().any(|(k, _)| *k == name) {
+                env.push((name, value));
+            }
+        }
+        Ok(Learned {
+            files,
+            absent,
+            listings,
+            mtimes,
+            tokens,
+            system_deps,
+            env,
+            dep_info_text,
+            preprocessor_ok: !is_rust
+                && before.only_toolchain_extras
+                && after.only_toolchain_extras,
+        })
+    }
+}
+
+/// The recorder's contribution to an entry (beyond the depfile's files), for one [`Phase`].
 struct Recorded {
     files: Vec<(String, Digest)>,
     absent: Vec<AbsentGroup>,
     listings: Vec<(String, Digest)>,
+    /// Variables read (learned before answering: nothing to read from disk).
     env: Vec<(String, Option<String>)>,
     /// Every file read beyond the depfile's is a toolchain executable.
     only_toolchain_extras: bool,
 }
 
 impl Recorded {
-    fn learn(ctx: &Ctx, acc: &Accesses, depfile_inputs: &[String]) -> Result<Self, IngestError> {
+    fn learn(
+        ctx: &Ctx,
+        acc: &Accesses,
+        depfile_inputs: &[DepInput],
+        phase: Phase,
+    ) -> Result<Self, IngestError> {
         let cwd = ctx.cwd;
         let paths = ctx.paths();
         let cache_root = &ctx.state.layout.root;
         let normal = |p: &str| normalize(&join_cwd(cwd, p));
+        let in_phase = |p: &str| phase_of(cwd, p) == phase;
         let written: HashSet<PathBuf> = acc.written.iter().map(|p| normal(p)).collect();
         let ours = |abs: &Path| written.contains(abs) || abs.starts_with(cache_root);
-        let mut known: HashSet<String> = depfile_inputs.iter().cloned().collect();
+        let mut known: HashSet<String> = depfile_inputs.iter().map(|i| i.path.clone()).collect();
         let toolchain_dirs = toolchain_dirs(&ctx.req.compiler);
         let mut out = Recorded {
             files: Vec::new(),
@@ -200,31 +329,50 @@ impl Recorded {
         let changed = || IngestError::Uncacheable("input_changed_during_compile");
 
         // Programs exec'ed by bare name: libc searched PATH; key what it found and what was
-        // missing before it.
-        let mut reads: Vec<String> = acc.read.clone();
-        reads.extend(acc.executables.iter().cloned());
-        let mut absent: Vec<String> = acc.absent.clone();
+        // missing before it (in the phase of the PATH's own entries: all after answering
+        // unless one is relative or inside the cwd).
+        let mut reads: Vec<&str> = acc.read.iter().map(String::as_str).collect();
+        reads.extend(acc.executables.iter().map(String::as_str));
+        let mut absent: Vec<&str> = acc
+            .absent
+            .iter()
+            .map(String::as_str)
+            .filter(|p| in_phase(p))
+            .collect();
+        let mut absent_on_path = Vec::new();
         let path_var = ctx.env.get("PATH").copied().unwrap_or("");
-        for prog in &acc.path_lookups {
-            for dir in path_var.split(':') {
-                let dir = if dir.is_empty() { "." } else { dir };
-                let candidate = format!("{}/{prog}", dir.trim_end_matches('/'));
-                match std::fs::metadata(join_cwd(cwd, &candidate)) {
-                    Ok(meta) if meta.is_file() => {
-                        reads.push(candidate);
-                        if meta.permissions().mode() & 0o111 != 0 {
-                            break;
+        let path_phase = if path_var
+            .split(':')
+            .any(|d| d.is_empty() || phase_of(cwd, d) == Phase::BeforeAnswer)
+        {
+            Phase::BeforeAnswer
+        } else {
+            Phase::AfterAnswer
+        };
+        let mut found_on_path = Vec::new();
+        if path_phase == phase {
+            for prog in &acc.path_lookups {
+                for dir in path_var.split(':') {
+                    let dir = if dir.is_empty() { "." } else { dir };
+                    let candidate = format!("{}/{prog}", dir.trim_end_matches('/'));
+                    match std::fs::metadata(join_cwd(cwd, &candidate)) {
+                        Ok(meta) if meta.is_file() => {
+                            found_on_path.push(candidate);
+                            if meta.permissions().mode() & 0o111 != 0 {
+                                break;
+                            }
                         }
+                        Ok(_) => {}
+                        Err(_) => absent_on_path.push(candidate),
                     }
-                    Ok(_) => {}
-                    Err(_) => absent.push(candidate),
                 }
             }
         }
 
         let cwd_prefix = format!("{}/", cwd.display());
-        for path in &reads {
-            if !known.insert(path.clone()) {
+        let on_path = found_on_path.iter().map(String::as_str);
+        for path in reads.into_iter().filter(|p| in_phase(p)).chain(on_path) {
+            if !known.insert(path.to_string()) {
                 continue;
             }
             let abs = normal(path);
@@ -246,11 +394,10 @@ impl Recorded {
                 // A device, FIFO or socket (/dev/urandom…): no content to key.
                 return Err(IngestError::Uncacheable("unhashable_input"));
             }
-            let digest = ctx
-                .state
-                .hashes
-                .digest(&fs_path)
-                .map_err(|e| IngestError::Failed(format!("{path}: {e}")))?;
+            let digest = ctx.state.hashes.digest(&fs_path).map_err(|e| match phase {
+                Phase::AfterAnswer if !fs_path.exists() => changed(),
+                _ => IngestError::Failed(format!("{path}: {e}")),
+            })?;
             if digest.changed_ns > ctx.start_ns {
                 return Err(changed());
             }
@@ -273,7 +420,7 @@ impl Recorded {
         // Directory listings (rustc lists its -L dirs to find crates: every crate it loads
         // is keyed by content, so those listings are not).
         if ctx.inv.family != Family::Rustc {
-            for dir in &acc.listed {
+            for dir in acc.listed.iter().filter(|d| in_phase(d)) {
                 let abs = normal(dir);
                 if ours(&abs) || written.iter().any(|w| w.starts_with(&abs)) {
                     continue;
@@ -287,10 +434,11 @@ impl Recorded {
             }
         }
 
+        absent.extend(absent_on_path.iter().map(String::as_str));
         let mut probes = Vec::with_capacity(absent.len());
         let mut probed = HashSet::new();
-        for path in &absent {
-            if known.contains(path) || !probed.insert(path.as_str()) {
+        for path in absent {
+            if known.contains(path) || !probed.insert(path) {
                 continue;
             }
             let abs = normal(path);
@@ -304,10 +452,12 @@ impl Recorded {
             changed()
         })?;
 
-        for name in &acc.env {
-            if env_is_keyed(name) {
-                let value = ctx.env.get(name.as_str()).map(|v| paths.to_stored(v));
-                out.env.push((name.clone(), value));
+        if phase == Phase::BeforeAnswer {
+            for name in &acc.env {
+                if env_is_keyed(name) {
+                    let value = ctx.env.get(name.as_str()).map(|v| paths.to_stored(v));
+                    out.env.push((name.clone(), value));
+                }
             }
         }
         Ok(out)

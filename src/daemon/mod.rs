@@ -5,6 +5,7 @@
 
 pub mod accesses;
 pub mod backfill;
+pub mod background;
 pub mod compile;
 pub mod compiler_id;
 pub mod explain;
@@ -114,6 +115,7 @@ fn close_inherited_fds() {
 pub fn run(settings: Settings) -> anyhow::Result<()> {
     close_inherited_fds();
     memory::limit_allocator_arenas();
+    large_outputs::ignore_lease_breaks();
     let layout = Layout::new(&settings.dir.value).checked();
     ensure_private_dir(&layout)
         .with_context(|| format!("creating cache dir {}", layout.root.display()))?;
@@ -229,12 +231,17 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Connection threads kept warm between compiles (a fresh thread per hit pays for its stack
-/// and malloc arena page faults); grows when every thread is busy with a long miss.
+/// and malloc arena page faults); grows when every thread is busy with a long miss. A thread
+/// that served a miss is retired (see [`background`]), so a connection is only left to the
+/// idle threads when there are at least as many of them as connections waiting.
 struct ConnectionPool {
     state: Arc<DaemonState>,
     tx: std::sync::mpsc::Sender<(Stream, state::ActiveGuard)>,
     rx: Arc<Mutex<std::sync::mpsc::Receiver<(Stream, state::ActiveGuard)>>>,
+    /// Threads waiting for a connection.
     idle: Arc<std::sync::atomic::AtomicUsize>,
+    /// Connections sent and not yet taken by a thread.
+    queued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl ConnectionPool {
@@ -245,21 +252,27 @@ impl ConnectionPool {
             tx,
             rx: Arc::new(Mutex::new(rx)),
             idle: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            queued: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
     }
 
     fn dispatch(&self, conn: Stream) {
         let guard = self.state.enter();
-        if self.idle.load(Ordering::SeqCst) == 0 {
+        // `queued` is read before `idle` and a thread lowers `idle` before `queued`, so a
+        // stale pair can only make this spawn a thread too many, never one too few.
+        let queued = self.queued.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.idle.load(Ordering::SeqCst) < queued {
             self.spawn_worker();
         }
         if self.tx.send((conn, guard)).is_err() {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!("connection pool is gone");
         }
     }
 
     fn spawn_worker(&self) {
-        let (state, rx, idle) = (self.state.clone(), self.rx.clone(), self.idle.clone());
+        let (state, rx) = (self.state.clone(), self.rx.clone());
+        let (idle, queued) = (self.idle.clone(), self.queued.clone());
         idle.fetch_add(1, Ordering::SeqCst);
         let spawned = std::thread::Builder::new()
             .name("conn".into())
@@ -269,8 +282,13 @@ impl ConnectionPool {
                     return;
                 };
                 idle.fetch_sub(1, Ordering::SeqCst);
+                queued.fetch_sub(1, Ordering::SeqCst);
                 session::serve(&state, conn);
                 drop(guard);
+                if background::this_thread_lowered() {
+                    // Its priority cannot be raised again: dispatch spawns fresh threads.
+                    return;
+                }
                 idle.fetch_add(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {

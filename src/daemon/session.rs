@@ -119,6 +119,8 @@ fn handle(state: &Arc<DaemonState>, conn: &mut Stream) -> Result<(), FrameError>
             write_frame(conn, &Response::Ok)
         }
         Request::Explain(req) => {
+            // Against the entries as stored: a miss just answered may still be storing.
+            state.wait_for_ingests(super::INGEST_WAIT);
             let report = super::explain::explain(state, &req);
             write_frame(conn, &Response::Explained(report))
         }

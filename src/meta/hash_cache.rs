@@ -149,6 +149,7 @@ impl HashCache {
             }
         }
         let bytes = std::fs::read(path)?;
+        tracing::trace!("hashing {} ({} bytes)", path.display(), bytes.len());
         let digest = FileDigest {
             hash: *blake3::hash(&bytes).as_bytes(),
             time_macros: scan_time_macros(&bytes),
