@@ -202,11 +202,32 @@ bench_miss() {
     local dir=$work/make-O2-bare r i t0 t1
     [[ -f "$dir/prog0_0.o" ]] || { gen_make_project "$dir"; make -C "$dir" -j "$jobs" CC=gcc LINK=gcc >/dev/null; }
     local small_bare=() small_zcc=() big_bare=() big_zcc=() small_ratio=() big_ratio=()
-    local core_objs
-    core_objs=$(cd "$dir" && ls core*.o | sort -V | tr '\n' ' ')
     # The small links: every program of the project (3 objects, libcore.a, -lm). The large
-    # link: one program from all the library's objects given directly ("Redis-sized": ~60
-    # objects, a ~10 MB -g program).
+    # link: one program of BIG_COPIES renamed copies of every library source plus the
+    # library itself, all objects given directly (Redis-sized: ~180 objects by default).
+    local copies=${BIG_COPIES:-2} k big_objs=""
+    if [[ ! -f "$dir/big.done.$copies" ]]; then
+        for ((k = 1; k <= copies; k++)); do
+            for ((i = 0; i < libsrc; i++)); do
+                sed "s/core_/big${k}_/g; s/corei_/bigi${k}_/g" "$dir/core$i.c" >"$dir/big${k}_$i.c"
+            done
+        done
+        (cd "$dir" && ls big*_*.c | sed 's/\.c$/.o/' | xargs make -j "$jobs" CC=gcc LINK=gcc >/dev/null)
+        {
+            echo "#include <stdio.h>"
+            for ((k = 1; k <= copies; k++)); do
+                for ((i = 0; i < libsrc; i++)); do echo "double big${k}_${i}_1(double);"; done
+            done
+            echo "int main(void) { double s = 1;"
+            for ((k = 1; k <= copies; k++)); do
+                for ((i = 0; i < libsrc; i++)); do echo "  s += big${k}_${i}_1(s);"; done
+            done
+            echo "  printf(\"%f\\n\", s); return 0; }"
+        } >"$dir/bigmain.c"
+        gcc -O2 -g -c "$dir/bigmain.c" -o "$dir/bigmain.o"
+        touch "$dir/big.done.$copies"
+    fi
+    big_objs="bigmain.o $(cd "$dir" && ls core*.o big*_*.o | sort -V | tr '\n' ' ')"
     link_small() { # <prefix...>
         for ((i = 0; i < progs; i++)); do
             (cd "$dir" && "$@" gcc -O2 -g -o "prog$i" "prog${i}_0.o" "prog${i}_1.o" "prog${i}_2.o" round.o -L. -lcore -lm)
@@ -214,7 +235,7 @@ bench_miss() {
     }
     link_big() { # <prefix...>
         # shellcheck disable=SC2086
-        (cd "$dir" && "$@" gcc -O2 -g -o big prog0_0.o prog0_1.o prog0_2.o $core_objs round.o -lm)
+        (cd "$dir" && "$@" gcc -O2 -g -o big $big_objs round.o -lm)
     }
     timed() { t0=$(now); "$@"; t1=$(now); python3 -c "print($t1-$t0)"; }
     # One daemon, warm as in any build (its file-hash cache knows libc & co.); each round
@@ -249,7 +270,7 @@ bench_miss() {
         "link miss, $progs small links" "$b" "$z" "$(python3 -c "print(f'{($z/$b-1)*100:+.1f}')")" "$(python3 -c "print(f'{($p-1)*100:+.1f}')")"
     b=$(median "${big_bare[@]}"); z=$(median "${big_zcc[@]}"); p=$(median "${big_ratio[@]}")
     printf '%-34s %8.3f s bare, %8.3f s through zccache (all misses): overhead %s%% (median of paired rounds %s%%)\n' \
-        "link miss, 1 large link" "$b" "$z" "$(python3 -c "print(f'{($z/$b-1)*100:+.1f}')")" "$(python3 -c "print(f'{($p-1)*100:+.1f}')")"
+        "link miss, 1 large link ($(wc -w <<<"$big_objs") objects)" "$b" "$z" "$(python3 -c "print(f'{($z/$b-1)*100:+.1f}')")" "$(python3 -c "print(f'{($p-1)*100:+.1f}')")"
 }
 
 printf '%-34s %10s %19s %19s\n' "warm rebuild (median of $runs)" bare ccache zccache
