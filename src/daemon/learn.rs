@@ -394,10 +394,14 @@ impl Recorded {
                 // A device, FIFO or socket (/dev/urandom…): no content to key.
                 return Err(IngestError::Uncacheable("unhashable_input"));
             }
-            let digest = ctx.state.hashes.digest(&fs_path).map_err(|e| match phase {
-                Phase::AfterAnswer if !fs_path.exists() => changed(),
-                _ => IngestError::Failed(format!("{path}: {e}")),
-            })?;
+            let digest = ctx
+                .state
+                .hashes
+                .digest_with_metadata(&fs_path, &meta)
+                .map_err(|e| match phase {
+                    Phase::AfterAnswer if !fs_path.exists() => changed(),
+                    _ => IngestError::Failed(format!("{path}: {e}")),
+                })?;
             if digest.changed_ns > ctx.start_ns {
                 return Err(changed());
             }

@@ -83,6 +83,9 @@ fn handle(state: &Arc<DaemonState>, conn: &mut Stream) -> Result<(), FrameError>
         }
         Request::Stats => {
             state.wait_for_ingests(super::INGEST_WAIT);
+            // The index writer applies stored entries on its own thread: counts (entries, cache
+            // size) include every store the wait above saw finish.
+            state.index.flush();
             if let Some(remote) = &state.remote {
                 remote.flush(super::STATS_UPLOAD_WAIT);
             }

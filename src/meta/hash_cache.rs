@@ -136,7 +136,17 @@ impl HashCache {
     /// Digest of the file at `path` (absolute), or the I/O error (missing, unreadable).
     pub fn digest(&self, path: &Path) -> std::io::Result<FileDigest> {
         let meta = std::fs::metadata(path)?;
-        let stat = StatKey::of(&meta);
+        self.digest_with_metadata(path, &meta)
+    }
+
+    /// [`HashCache::digest`] for a caller that has just stat'ed `path` (saves a second stat
+    /// per input on a miss: a link reads hundreds).
+    pub fn digest_with_metadata(
+        &self,
+        path: &Path,
+        meta: &std::fs::Metadata,
+    ) -> std::io::Result<FileDigest> {
+        let stat = StatKey::of(meta);
         {
             let entries = self
                 .entries
