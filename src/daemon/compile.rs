@@ -5,7 +5,7 @@ use super::keys::{manifest_key, preprocessor_key, result_key, time_macros_block}
 use super::learn::{learn_before_answer, IngestError, Learned};
 use super::pathmap::PathMap;
 use super::shadowing::{
-    absent_candidates, group_still_absent, is_system_header, search_order, split_env_path,
+    absent_candidates, group_still_absent, is_under_system_root, search_order, split_env_path,
 };
 use super::state::DaemonState;
 use crate::ipc::{
@@ -844,10 +844,14 @@ fn depfile_from_compiler(ctx: &Ctx, store: &StoreRequest) -> Option<(String, Byt
     let text = String::from_utf8_lossy(store.depfile.as_deref()?).into_owned();
     let parsed = depfile::parse(&text);
     let (_, system_dirs) = include_search(ctx);
+    let roots: Vec<std::path::PathBuf> = system_dirs
+        .iter()
+        .map(|d| crate::paths::resolve(ctx.cwd, d))
+        .collect();
     let system_deps: Vec<bool> = parsed
         .deps
         .iter()
-        .map(|d| is_system_header(ctx.cwd, &depfile::unescape(d), &system_dirs))
+        .map(|d| is_under_system_root(ctx.cwd, &depfile::unescape(d), &roots))
         .collect();
     render_user_depfile(ctx, &parsed.deps, &system_deps)
 }

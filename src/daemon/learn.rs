@@ -9,7 +9,7 @@
 use super::accesses::Accesses;
 use super::compile::{include_search, join_cwd, Ctx};
 use super::keys::time_macros_block;
-use super::shadowing::{is_system_header, recorded_absent_groups};
+use super::shadowing::{is_under_system_root, recorded_absent_groups};
 use crate::ipc::StoreRequest;
 use crate::paths::normalize;
 use crate::store::records::AbsentGroup;
@@ -86,7 +86,14 @@ enum Phase {
 }
 
 fn phase_of(cwd: &Path, path: &str) -> Phase {
-    if !path.starts_with('/') || normalize(Path::new(path)).starts_with(cwd) {
+    let inside = |p: &str| {
+        if p.contains("/.") || p.contains("//") {
+            normalize(Path::new(p)).starts_with(cwd)
+        } else {
+            Path::new(p).starts_with(cwd)
+        }
+    };
+    if !path.starts_with('/') || inside(path) {
         Phase::BeforeAnswer
     } else {
         Phase::AfterAnswer
@@ -182,10 +189,14 @@ pub(super) fn learn_before_answer(ctx: &Ctx, store: &StoreRequest) -> Result<Pen
     if inputs.is_empty() {
         return Err(IngestError::Failed("empty depfile".into()));
     }
-    let system_dirs = if is_rust {
+    let system_roots: Vec<PathBuf> = if is_rust {
         Vec::new()
     } else {
-        include_search(ctx).1
+        include_search(ctx)
+            .1
+            .iter()
+            .map(|d| crate::paths::resolve(ctx.cwd, d))
+            .collect()
     };
     let mut dep_inputs = Vec::with_capacity(inputs.len());
     let mut mtimes = Vec::new();
@@ -196,7 +207,7 @@ pub(super) fn learn_before_answer(ctx: &Ctx, store: &StoreRequest) -> Result<Pen
             Phase::BeforeAnswer => Some(hash_dep_input(ctx, &path, &mut macros, &mut mtimes)?),
             Phase::AfterAnswer => None,
         };
-        system_deps.push(!is_rust && is_system_header(ctx.cwd, &path, &system_dirs));
+        system_deps.push(!is_rust && is_under_system_root(ctx.cwd, &path, &system_roots));
         dep_inputs.push(DepInput {
             stored: paths.to_stored(&path),
             path,

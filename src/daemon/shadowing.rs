@@ -234,10 +234,11 @@ pub fn group_still_absent(dir: &Path, group: &AbsentGroup) -> bool {
         .all(|name| std::fs::symlink_metadata(dir.join(name)).is_err())
 }
 
-/// Whether `path` (absolute, normalized) lies under one of `system_dirs`.
-pub fn is_system_header(cwd: &Path, path: &str, system_dirs: &[String]) -> bool {
+/// Whether `path` lies under one of the system include dirs `roots` (resolved against `cwd`
+/// once by the caller: a depfile names hundreds of headers).
+pub fn is_under_system_root(cwd: &Path, path: &str, roots: &[PathBuf]) -> bool {
     let abs = resolve(cwd, path);
-    system_dirs.iter().any(|d| abs.starts_with(resolve(cwd, d)))
+    roots.iter().any(|root| abs.starts_with(root))
 }
 
 #[cfg(test)]
