@@ -9,6 +9,7 @@
 #   RUNS=3                     timed warm rebuilds per variant (the median is reported)
 #   JOBS=$(nproc)              build parallelism
 #   PROGS=8 LIBSRC=60          make project: executables, sources in its static library
+#   BIG_COPIES=2               link miss: renamed copies of the library in the large link
 #   TESTS=12                   CMake project: googletest test executables
 #   CMAKE_RUNS=$RUNS           timed warm rebuilds of the CMake project per variant
 #   ONLY=make,lto,cmake,miss   parts to run
