@@ -638,6 +638,16 @@ pub(super) fn include_search(ctx: &Ctx) -> (Vec<String>, Vec<String>) {
     (order, system)
 }
 
+/// The system include dirs of [`include_search`], resolved against the cwd (for
+/// [`super::shadowing::is_under_system_root`]).
+pub(super) fn system_include_roots(ctx: &Ctx) -> Vec<std::path::PathBuf> {
+    include_search(ctx)
+        .1
+        .iter()
+        .map(|d| crate::paths::resolve(ctx.cwd, d))
+        .collect()
+}
+
 /// What an entry depends on beyond the `-E` output (the toolchain executables it ran, the
 /// variables it read, the paths it found absent): the preprocessor tier may only reuse its
 /// result while all of that still holds.
@@ -843,11 +853,7 @@ fn depfile_from_compiler(ctx: &Ctx, store: &StoreRequest) -> Option<(String, Byt
     }
     let text = String::from_utf8_lossy(store.depfile.as_deref()?).into_owned();
     let parsed = depfile::parse(&text);
-    let (_, system_dirs) = include_search(ctx);
-    let roots: Vec<std::path::PathBuf> = system_dirs
-        .iter()
-        .map(|d| crate::paths::resolve(ctx.cwd, d))
-        .collect();
+    let roots = system_include_roots(ctx);
     let system_deps: Vec<bool> = parsed
         .deps
         .iter()

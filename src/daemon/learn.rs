@@ -7,7 +7,7 @@
 //! that cannot be learned reliably makes the compile uncacheable.
 
 use super::accesses::Accesses;
-use super::compile::{include_search, join_cwd, Ctx};
+use super::compile::{join_cwd, system_include_roots, Ctx};
 use super::keys::time_macros_block;
 use super::shadowing::{is_under_system_root, recorded_absent_groups};
 use crate::ipc::StoreRequest;
@@ -86,14 +86,7 @@ enum Phase {
 }
 
 fn phase_of(cwd: &Path, path: &str) -> Phase {
-    let inside = |p: &str| {
-        if p.contains("/.") || p.contains("//") {
-            normalize(Path::new(p)).starts_with(cwd)
-        } else {
-            Path::new(p).starts_with(cwd)
-        }
-    };
-    if !path.starts_with('/') || inside(path) {
+    if !path.starts_with('/') || crate::paths::resolve(cwd, path).starts_with(cwd) {
         Phase::BeforeAnswer
     } else {
         Phase::AfterAnswer
@@ -189,14 +182,10 @@ pub(super) fn learn_before_answer(ctx: &Ctx, store: &StoreRequest) -> Result<Pen
     if inputs.is_empty() {
         return Err(IngestError::Failed("empty depfile".into()));
     }
-    let system_roots: Vec<PathBuf> = if is_rust {
+    let system_roots = if is_rust {
         Vec::new()
     } else {
-        include_search(ctx)
-            .1
-            .iter()
-            .map(|d| crate::paths::resolve(ctx.cwd, d))
-            .collect()
+        system_include_roots(ctx)
     };
     let mut dep_inputs = Vec::with_capacity(inputs.len());
     let mut mtimes = Vec::new();
