@@ -13,7 +13,9 @@
 #     CMAKE_XCODE_ATTRIBUTE_CC/CXX through a generated launcher script (Xcode),
 #   * with -DZCCACHE_LINKS=ON (CMake >= 3.21), also sets CMAKE_C_LINKER_LAUNCHER and
 #     CMAKE_CXX_LINKER_LAUNCHER, so links of executables and shared libraries are cached too
-#     (a link zccache cannot key passes through uncached; static libraries use `ar`),
+#     (a link zccache cannot key passes through uncached), and archives static libraries
+#     through `zccache ar qcs` (the same bytes as CMake's `ar qc` + `ranlib`) unless the
+#     archive rules were changed,
 #   * prints one status line saying what it did.
 #   Languages enabled later (enable_language(), a later project()) are handled when CMake loads
 #   them; you can also call zccache_enable() again yourself at any point.
@@ -257,6 +259,21 @@ function(zccache_enable)
          AND "$ENV{${_lvar}}" STREQUAL "")
         set(${_lvar} "${_zccache_program}" PARENT_SCOPE)
         list(APPEND _linked ${_lang})
+      endif()
+      # Static libraries too: `ar` through zccache. CMake's default rule runs `ar qc` then
+      # `ranlib`, which rewrites the archive (as slow as `ar` itself); `ar qcs` writes the
+      # same bytes in one step, so the cached step is the whole rule. Rules a user or a
+      # toolchain file changed are left alone.
+      if(ZCCACHE_LINKS AND (_lang STREQUAL "C" OR _lang STREQUAL "CXX")
+         AND "${CMAKE_${_lang}_ARCHIVE_CREATE}" STREQUAL "<CMAKE_AR> qc <TARGET> <LINK_FLAGS> <OBJECTS>"
+         AND "${CMAKE_${_lang}_ARCHIVE_APPEND}" STREQUAL "<CMAKE_AR> q <TARGET> <LINK_FLAGS> <OBJECTS>"
+         AND "${CMAKE_${_lang}_ARCHIVE_FINISH}" STREQUAL "<CMAKE_RANLIB> <TARGET>")
+        set(CMAKE_${_lang}_ARCHIVE_CREATE
+            "\"${_zccache_program}\" <CMAKE_AR> qcs <TARGET> <LINK_FLAGS> <OBJECTS>" PARENT_SCOPE)
+        # A long object list is archived in chunks: `s` keeps the index complete.
+        set(CMAKE_${_lang}_ARCHIVE_APPEND
+            "\"${_zccache_program}\" <CMAKE_AR> qs <TARGET> <LINK_FLAGS> <OBJECTS>" PARENT_SCOPE)
+        set(CMAKE_${_lang}_ARCHIVE_FINISH "" PARENT_SCOPE)
       endif()
       if(NOT _lang IN_LIST _launched)
         list(APPEND _launched ${_lang})

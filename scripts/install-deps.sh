@@ -2,7 +2,7 @@
 # Installs the system packages zccache's tests and demo use (Debian/Ubuntu), when missing.
 # Runs apt-get only as root; otherwise prints what is missing and fails.
 set -euo pipefail
-packages=(gcc g++ make cmake ninja-build clang lld ccache googletest bazel-bootstrap emscripten nodejs
+packages=(gcc g++ make cmake ninja-build clang lld llvm ccache googletest bazel-bootstrap emscripten nodejs
   nginx-full redis-server curl)
 missing=()
 for p in "${packages[@]}"; do

@@ -508,11 +508,12 @@ fn links_that_cannot_be_cached_pass_through_with_reasons() {
 }
 
 const MAKEFILE: &str = r#"CC = $(ZCCACHE) gcc
+AR = $(ZCCACHE) ar
 CFLAGS = -O2 -fPIC
 PROGS = app1 app2 app3
 all: $(PROGS) libshared.so
 libutil.a: util.o
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 libshared.so: shared.o
 	$(CC) -shared -o $@ $^
 app%: app%.o libutil.a
@@ -553,6 +554,7 @@ fn make_project_rebuilds_links_from_cache() {
     };
     make("all");
     assert_eq!(family(&cache, "gcc-link"), (0, 4, 0));
+    assert_eq!(family(&cache, "ar"), (0, 1, 0));
     let first: Vec<Vec<u8>> = ["app1", "app2", "app3", "libshared.so"]
         .iter()
         .map(|p| read(&cache, p))
@@ -570,6 +572,7 @@ fn make_project_rebuilds_links_from_cache() {
         (5, 0, 0),
         "rebuild: every compile hits"
     );
+    assert_eq!(family(&cache, "ar"), (1, 0, 0), "rebuild: the archive hits");
     for (i, p) in ["app1", "app2", "app3", "libshared.so"].iter().enumerate() {
         assert!(read(&cache, p) == first[i], "{p} differs after the rebuild");
     }
@@ -666,11 +669,12 @@ fn cmake_googletest_project_rebuilds_links_from_cache() {
     assert!(log.contains("links go through"), "status line:\n{log}");
     cache.zero();
     cmake(&["--build", bdir.to_str().unwrap(), "-j", "2"]);
-    // The shared library and one program per test link.
+    // The shared library and one program per test link; gtest and gtest_main are archived.
     assert_eq!(
         family(&cache, "clang-link").1 + family(&cache, "gcc-link").1,
         tests + 1
     );
+    assert_eq!(family(&cache, "ar"), (0, 2, 0));
     ctest();
 
     std::fs::remove_dir_all(&bdir).unwrap();
@@ -685,6 +689,11 @@ fn cmake_googletest_project_rebuilds_links_from_cache() {
         "rebuild: every link hits"
     );
     assert_eq!(cache.stat("misses"), 0, "rebuild: every compile hits");
+    assert_eq!(
+        family(&cache, "ar"),
+        (2, 0, 0),
+        "rebuild: both archives hit"
+    );
     ctest();
 }
 

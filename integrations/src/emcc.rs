@@ -1068,6 +1068,7 @@ fn link(
         language: Language::Preprocessed,
         default_dirs_args: Vec::new(),
         link: false,
+        reads_prior_output: false,
     })
 }
 

@@ -1,4 +1,4 @@
-//! Compiler family detection from the compiler's file name.
+//! Compiler family detection from the compiler's (or archiver's) file name.
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -14,6 +14,8 @@ pub enum Family {
     Rustc,
     /// Emscripten's drivers (`emcc`, `em++`, `emcc.py`, emsdk's `upstream/emscripten/emcc`).
     Emcc,
+    /// Archivers (`ar`, `gcc-ar`, `llvm-ar`, `x86_64-linux-gnu-ar`).
+    Ar,
     /// Anything else: passed through uncached.
     Unknown,
 }
@@ -26,6 +28,7 @@ impl Family {
             Family::Clang => "clang",
             Family::Rustc => "rustc",
             Family::Emcc => "emcc",
+            Family::Ar => "ar",
             Family::Unknown => "unknown",
         }
     }
@@ -67,6 +70,7 @@ pub fn detect_family(compiler: &Path) -> Family {
     match base_compiler_name(file_name) {
         "gcc" | "g++" | "cc" | "c++" => Family::Gcc,
         "clang" | "clang++" => Family::Clang,
+        "ar" => Family::Ar,
         _ => Family::Unknown,
     }
 }
@@ -95,6 +99,11 @@ mod tests {
             ("/opt/emsdk/upstream/emscripten/emcc", Family::Emcc),
             ("emcc.py", Family::Emcc),
             ("em-config", Family::Unknown),
+            ("ar", Family::Ar),
+            ("/usr/bin/gcc-ar-12", Family::Ar),
+            ("x86_64-linux-gnu-ar", Family::Ar),
+            ("llvm-ar-14", Family::Ar),
+            ("ranlib", Family::Unknown),
         ] {
             assert_eq!(detect_family(Path::new(name)), fam, "{name}");
         }

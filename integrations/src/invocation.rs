@@ -91,9 +91,15 @@ pub struct Invocation {
     /// The arguments that change the compiler's default include directories (`-nostdinc`,
     /// `--sysroot`, `-target`, `-m32`, `-stdlib=`…), to ask it for them.
     pub default_dirs_args: Vec<String>,
-    /// A gcc/clang link (objects → program or library): counted under its own family name.
+    /// A gcc/clang link (objects → program or library) or an archive (`ar`): everything it
+    /// reads beyond its operands is learned by the access recorder, and every file it writes
+    /// must be a declared output. Links are counted under their own family name.
     #[serde(default)]
     pub link: bool,
+    /// The tool reads the output's previous content when it exists (`ar r`/`q` add to an
+    /// existing archive): that content, or its absence, is keyed before the tool runs.
+    #[serde(default)]
+    pub reads_prior_output: bool,
 }
 
 /// Include directories given on the command line, per search class, each in order.
@@ -265,6 +271,8 @@ pub enum Uncacheable {
     LinkInputUnresolved(String),
     #[error("link output is not reproducible: {0}")]
     LinkNotReproducible(String),
+    #[error("archiver operation that does not build an archive from files: {0}")]
+    ArchiveOperation(String),
 }
 
 impl Uncacheable {
@@ -295,6 +303,7 @@ impl Uncacheable {
             Uncacheable::CompileAndLink => "compile_and_link",
             Uncacheable::LinkInputUnresolved(_) => "link_input_unresolved",
             Uncacheable::LinkNotReproducible(_) => "link_not_reproducible",
+            Uncacheable::ArchiveOperation(_) => "ar_operation",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! headers) or says why it cannot be cached ([`Uncacheable`]). Adapters do no I/O beyond what a
 //! parse needs (reading `@response` files).
 
+pub mod ar;
 pub mod depfile;
 pub mod emcc;
 pub mod family;
@@ -29,6 +30,7 @@ pub fn parse(family: Family, args: &[String], cwd: &Path) -> Result<Invocation, 
         Family::Gcc | Family::Clang => gcc::parse(family, args, cwd),
         Family::Rustc => rustc::parse(args, cwd),
         Family::Emcc => emcc::parse(Path::new("emcc"), args, cwd, &emcc::Env::new()),
+        Family::Ar => ar::parse(args, cwd),
         Family::Unknown => Err(Uncacheable::UnknownCompiler),
     }
 }

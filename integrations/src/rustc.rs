@@ -389,6 +389,7 @@ fn build(
         language: Language::Rust,
         default_dirs_args: Vec::new(),
         link: false,
+        reads_prior_output: false,
     })
 }
 

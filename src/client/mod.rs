@@ -295,9 +295,11 @@ fn compile_and_store(
     plan: &CompilePlan,
     keep_color: bool,
 ) -> Result<Outcome, ConverseError> {
-    for out in &plan.outputs {
-        // Never write through a previous output (it could be a hardlink to a cache blob).
-        let _ = std::fs::remove_file(out);
+    if !plan.keep_prior_outputs {
+        for out in &plan.outputs {
+            // Never let the compiler write through a previous output (a user's hard link).
+            let _ = std::fs::remove_file(out);
+        }
     }
     let depfile = temp_file("d");
     let depfile_str = depfile.to_string_lossy().into_owned();

@@ -209,6 +209,9 @@ pub(super) fn prepare<'a>(
             }
         }
     }
+    if inv.reads_prior_output {
+        extra.push(prior_output(state, cwd, &inv)?);
+    }
     let mut tool_ids = Vec::new();
     for tool in &inv.tool_identities {
         let Some(path) = resolve_tool(tool, cwd, env.get("PATH").copied()) else {
@@ -368,6 +371,34 @@ fn serve<C: Read + Write>(
 
 /// Whether rustc compiles are keyed by their working dir: the build's own
 /// `ZCCACHE_RUST_HASH_DIR` wins over the daemon's setting.
+/// The key's part for the previous content of an output the tool reads (`ar r` adds to an
+/// existing archive): its digest, or that there was none.
+fn prior_output(
+    state: &DaemonState,
+    cwd: &Path,
+    inv: &Invocation,
+) -> Result<(String, Digest), Early> {
+    const PRIOR: &str = "\0prior-output";
+    let Some(output) = inv.outputs.first() else {
+        return Ok((PRIOR.into(), [0; 32]));
+    };
+    let path = resolve(cwd, &output.path);
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((PRIOR.into(), [0; 32])),
+        Ok(meta) if meta.is_file() => match state.hashes.digest_with_metadata(&path, &meta) {
+            Ok(d) => Ok((format!("{PRIOR}\0present"), d.hash)),
+            Err(_) => Err(Early::because(
+                "input_unreadable",
+                "the existing output the tool would update cannot be read",
+            )),
+        },
+        _ => Err(Early::because(
+            "input_unreadable",
+            "the existing output the tool would update is not a regular file",
+        )),
+    }
+}
+
 fn rust_hash_dir(state: &DaemonState, env: &HashMap<&str, &str>) -> bool {
     match env.get(crate::config::RUST_HASH_DIR_ENV) {
         Some(text) => crate::config::parse_bool(crate::config::RUST_HASH_DIR_ENV, text)
@@ -753,6 +784,7 @@ fn miss<C: Read + Write>(
         depfile_path,
         outputs: ctx.inv.outputs.iter().map(|o| o.path.clone()).collect(),
         optional: ctx.inv.outputs.iter().map(|o| o.optional).collect(),
+        keep_prior_outputs: ctx.inv.reads_prior_output,
         extra_env: Vec::new(),
         recorder: ctx
             .state

@@ -215,6 +215,9 @@ pub(super) fn learn_before_answer(ctx: &Ctx, store: &StoreRequest) -> Result<Pen
     if ctx.inv.link {
         super::link::check_writes(ctx, &accesses)?;
     }
+    if ctx.inv.family == Family::Ar {
+        super::archive::check_deterministic(ctx)?;
+    }
     let before = Recorded::learn(ctx, &accesses, &dep_inputs, Phase::BeforeAnswer)?;
     Ok(Pending {
         inputs: dep_inputs,

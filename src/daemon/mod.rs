@@ -4,6 +4,7 @@
 //! identities warm, and serves one thread per connection.
 
 pub mod accesses;
+pub mod archive;
 pub mod backfill;
 pub mod background;
 pub mod compile;

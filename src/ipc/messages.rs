@@ -8,7 +8,7 @@ use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
 
 /// Bumped whenever a message changes shape; a mismatch makes the client fall back.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Outputs of this size or more are handed to the daemon by path, not through the socket
 /// (see `daemon::large_outputs`; measured in docs/reliability.md).
@@ -110,6 +110,9 @@ pub struct CompilePlan {
     pub outputs: Vec<String>,
     /// Outputs that may be absent.
     pub optional: Vec<bool>,
+    /// The tool reads its output's previous content (`ar r`): leave existing outputs in place
+    /// (otherwise they are removed before the compile).
+    pub keep_prior_outputs: bool,
     /// Additional env vars to set for the compile.
     pub extra_env: Vec<(String, String)>,
     /// The file-access recorder to preload into the compile (its log comes back in

@@ -135,6 +135,7 @@ pub(super) fn build(family: Family, s: Scan) -> Result<Invocation, Uncacheable> 
         language: Language::Preprocessed,
         default_dirs_args: Vec::new(),
         link: true,
+        reads_prior_output: false,
     })
 }
 

@@ -512,6 +512,7 @@ fn build(family: Family, mut s: Scan) -> Result<Invocation, Uncacheable> {
         language,
         default_dirs_args: s.default_dirs_args,
         link: false,
+        reads_prior_output: false,
     })
 }
 
