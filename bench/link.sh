@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/link.sh — cached links: warm rebuilds of (1) a make project with several executables
 # (-O2 -g, and the same with -flto) and (2) a CMake + Ninja project building googletest and
-# many test executables, each bare, with ccache (compiles only: ccache cannot cache links)
-# and with zccache (compiles and links), all in one run; plus the overhead a link miss costs.
+# many test executables, each bare, with ccache (compiles only: ccache cannot cache links or
+# archives) and with zccache (compiles, `ar` archives and links), all in one run; plus the
+# overhead a link miss costs.
 #
 # Usage (from the repo root):   bash bench/link.sh
 #   ZCCACHE=/path/to/zccache   our binary (default: built by scripts/build-release.sh)
@@ -101,7 +102,7 @@ gen_make_project() { # <dir>
         echo "all: \$(PROGS)"
         echo ".SECONDARY:" # keep the objects (make would delete them as intermediates)
         echo "libcore.a: $(for ((i = 0; i < libsrc; i++)); do printf 'core%d.o ' "$i"; done)"
-        printf '\tar rcs $@ $^\n'
+        printf '\t$(AR) rcs $@ $^\n'
         echo "prog%: prog%_0.o prog%_1.o prog%_2.o libcore.a"
         printf '\t$(LINK) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %%.o,$^) -L. -lcore -lm\n'
         echo "%.o: %.c"
@@ -121,7 +122,7 @@ bench_make() { # <label> <CFLAGS> <LDFLAGS>
         case $v in
             bare) mk+=(CC=gcc LINK=gcc) ;;
             ccache) mk+=("CC=ccache gcc" LINK=gcc) ;;
-            zccache) mk+=("CC=$Z gcc" "LINK=$Z gcc") ;;
+            zccache) mk+=("CC=$Z gcc" "LINK=$Z gcc" "AR=$Z ar") ;;
         esac
         "${mk[@]}" >/dev/null # warms the cache
         local times=()
