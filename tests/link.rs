@@ -793,3 +793,65 @@ fn a_program_rewritten_right_after_its_link_is_never_what_a_hit_restores() {
     }
     assert_eq!(run_program(&cache, "prog").trim(), "43");
 }
+
+/// A link's inputs are learned after the wrapper is answered: a library the build replaces
+/// right after the link (`cp` over it, or patched in place) must never leave an entry that
+/// restores a program linked from the other library. Each round links against `libfg.a`,
+/// replaces it at once or after a short delay, then relinks against each version: every
+/// relink equals the bare link of the library it names.
+#[test]
+fn a_library_replaced_right_after_the_link_is_never_mixed_up() {
+    require_tool("gcc");
+    let cache = TestCache::new();
+    write_sources(&cache);
+    compile(&cache, "gcc", &["-O2"], &["main.c", "f.c", "g.c"]);
+    bare(&cache, &["ar", "rcs", "libone.a", "f.o", "g.o"]);
+    cache.write("f.c", "int f(void) { return 50; }\n");
+    compile(&cache, "gcc", &["-O2"], &["f.c"]);
+    bare(&cache, &["ar", "rcs", "libtwo.a", "f.o", "g.o"]);
+    let link = ["gcc", "-O2", "main.o", "-L.", "-lfg", "-o", "prog"];
+    let mut expected = std::collections::HashMap::new();
+    for lib in ["libone.a", "libtwo.a"] {
+        std::fs::copy(cache.work.join(lib), cache.work.join("libfg.a")).unwrap();
+        bare(&cache, &link);
+        expected.insert(lib, read(&cache, "prog"));
+    }
+    assert_ne!(expected["libone.a"], expected["libtwo.a"]);
+    let zccache = zccache_bin();
+    for (round, delay) in ["0", "0", "0.001", "0.005"].iter().enumerate() {
+        let (first, second) = if round % 2 == 0 {
+            ("libone.a", "libtwo.a")
+        } else {
+            ("libtwo.a", "libone.a")
+        };
+        std::fs::copy(cache.work.join(first), cache.work.join("libfg.a")).unwrap();
+        let _ = std::fs::remove_file(cache.work.join("prog"));
+        let script = format!(
+            "\"$ZCC\" {} && sleep {delay} && cp {second} libfg.a",
+            link.join(" ")
+        );
+        let mut sh = Command::new("sh");
+        cache.apply_env(&mut sh);
+        let out = sh
+            .args(["-c", &script])
+            .env("ZCC", &zccache)
+            .current_dir(&cache.work)
+            .output()
+            .expect("spawn sh");
+        assert_ok(&out, "link then replace the library");
+        assert!(
+            read(&cache, "prog") == expected[first],
+            "round {round}: the miss itself"
+        );
+        for lib in [first, second, first] {
+            std::fs::copy(cache.work.join(lib), cache.work.join("libfg.a")).unwrap();
+            std::fs::remove_file(cache.work.join("prog")).expect("remove prog");
+            zcc(&cache, &link);
+            assert!(
+                read(&cache, "prog") == expected[lib],
+                "round {round} (replaced after {delay} s): a relink against {lib} differs \
+                 from its bare link"
+            );
+        }
+    }
+}

@@ -1,8 +1,9 @@
 //! One compile conversation: parse → direct-mode lookup → preprocessor tier → miss and store.
 
+use super::accesses::Accesses;
 use super::explain::Mismatch;
 use super::keys::{manifest_key, preprocessor_key, result_key, time_macros_block};
-use super::learn::{learn_before_answer, IngestError, Learned};
+use super::learn::{checked_accesses, learn_inputs, IngestError, Learned, Pending};
 use super::pathmap::PathMap;
 use super::shadowing::{
     absent_candidates, group_still_absent, is_under_system_root, search_order, split_env_path,
@@ -759,6 +760,14 @@ fn manifest_files_of(
         .unwrap_or_default()
 }
 
+/// What a miss learned before answering the wrapper.
+enum BeforeAnswer {
+    /// The inputs the build may change or delete right after (see `learn::Phase`).
+    Learned(Box<Result<Pending, IngestError>>),
+    /// Nothing yet beyond the checked access log (a link or an archive).
+    Deferred(Box<Accesses>),
+}
+
 /// Miss: have the client compile, then store what it produced.
 fn miss<C: Read + Write>(
     ctx: &mut Ctx,
@@ -822,13 +831,22 @@ fn miss<C: Read + Write>(
     // comes straight from the compiler's; rustc wrote its dep-info itself) and exits while
     // the rest is learned and the outputs are stored. Stats, clear and stop wait for stores
     // in flight.
+    // A link or an archive writes no depfile for the build: once its outputs are taken and
+    // what it wrote is checked, the wrapper is answered and all its inputs learned after.
     let t_ingest = std::time::Instant::now();
     let by_path = super::large_outputs::capture(&ctx.state.layout.tmp(), &store.output_files);
-    let pending = learn_before_answer(ctx, &store);
+    let before = match checked_accesses(ctx, &store) {
+        Ok(accesses) if ctx.inv.link => BeforeAnswer::Deferred(Box::new(accesses)),
+        Ok(accesses) => BeforeAnswer::Learned(Box::new(learn_inputs(ctx, &store, accesses))),
+        Err(e) => BeforeAnswer::Learned(Box::new(Err(e))),
+    };
     let answered_after = t_ingest.elapsed();
-    let inline_files = match &pending {
-        Ok(pending) => render_user_depfile(ctx, &pending.tokens, &pending.system_deps),
-        Err(_) => depfile_from_compiler(ctx, &store),
+    let inline_files = match &before {
+        BeforeAnswer::Learned(learned) => match learned.as_ref() {
+            Ok(pending) => render_user_depfile(ctx, &pending.tokens, &pending.system_deps),
+            Err(_) => depfile_from_compiler(ctx, &store),
+        },
+        BeforeAnswer::Deferred(_) => None,
     }
     .into_iter()
     .collect();
@@ -836,6 +854,10 @@ fn miss<C: Read + Write>(
     send(conn, &Response::Stored { inline_files })?;
     super::background::lower_this_thread();
     let by_path = super::large_outputs::finish(&ctx.state.layout.tmp(), by_path);
+    let pending = match before {
+        BeforeAnswer::Learned(pending) => *pending,
+        BeforeAnswer::Deferred(accesses) => learn_inputs(ctx, &store, *accesses),
+    };
     let learned = pending.and_then(|pending| pending.finish(ctx));
     tracing::debug!(
         "{}: answered after {answered_after:?}; inputs learned in {:?}",

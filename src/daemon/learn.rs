@@ -3,8 +3,9 @@
 //! probe and find absent, exec by name, and read from the environment. Inputs inside the
 //! build's cwd are learned before the wrapper is answered, while they surely exist (a Bazel
 //! sandbox vanishes as soon as the wrapper exits); the rest (toolchain, system headers and
-//! libraries) after, so a miss does not wait for hundreds of stats (see [`Phase`]). Anything
-//! that cannot be learned reliably makes the compile uncacheable.
+//! libraries) after, so a miss does not wait for hundreds of stats (see [`Phase`]); a link or
+//! an archive learns all of them after answering. Anything that cannot be learned reliably
+//! makes the compile uncacheable.
 
 use super::accesses::Accesses;
 use super::compile::{join_cwd, system_include_roots, Ctx};
@@ -127,11 +128,14 @@ fn hash_dep_input(
     mtimes: &mut Vec<(String, i64)>,
 ) -> Result<Digest, IngestError> {
     let fs_path = join_cwd(ctx.cwd, path);
-    let digest = ctx
-        .state
-        .hashes
-        .digest(&fs_path)
-        .map_err(|e| IngestError::Failed(format!("{path}: {e}")))?;
+    let digest = ctx.state.hashes.digest(&fs_path).map_err(|e| {
+        if fs_path.exists() {
+            IngestError::Failed(format!("{path}: {e}"))
+        } else {
+            // Deleted since the compile read it: not an error of ours.
+            IngestError::Uncacheable("input_changed_during_compile")
+        }
+    })?;
     if digest.changed_ns > ctx.start_ns {
         return Err(IngestError::Uncacheable("input_changed_during_compile"));
     }
@@ -145,9 +149,37 @@ fn hash_dep_input(
     Ok(digest.hash)
 }
 
-/// Learns what must be learned while the build's files surely exist (see [`Phase`]): the
-/// depfile and the access log, and every input inside the build's cwd.
-pub(super) fn learn_before_answer(ctx: &Ctx, store: &StoreRequest) -> Result<Pending, IngestError> {
+/// The access log, checked to be complete; for a link or an archive, also what must hold
+/// before the wrapper exits: every file it left behind is a declared output (a file the build
+/// removes right after would look like a temporary one), and an archive is deterministic.
+pub(super) fn checked_accesses(ctx: &Ctx, store: &StoreRequest) -> Result<Accesses, IngestError> {
+    let Some(log) = store.accesses.as_deref() else {
+        return Err(IngestError::Uncacheable("recorder_unavailable"));
+    };
+    let accesses = Accesses::parse(log);
+    if let Err(why) = accesses.check_complete() {
+        tracing::debug!("{}: not cached: {why}", ctx.inv.source);
+        return Err(IngestError::Uncacheable("unrecorded_access"));
+    }
+    if ctx.inv.link {
+        super::link::check_writes(ctx, &accesses)?;
+    }
+    if ctx.inv.family == Family::Ar {
+        super::archive::check_deterministic(ctx)?;
+    }
+    Ok(accesses)
+}
+
+/// Learns what a compile must learn while the build's files surely exist (see [`Phase`]):
+/// the depfile's inputs and the recorder's, those of [`Phase::BeforeAnswer`] hashed now.
+/// A link or an archive calls this after answering (it writes no depfile for the build, and
+/// is not run inside vanishing sandboxes: an input changed or removed since it ran is caught
+/// by its ctime or its absence, and the entry is then not stored).
+pub(super) fn learn_inputs(
+    ctx: &Ctx,
+    store: &StoreRequest,
+    accesses: Accesses,
+) -> Result<Pending, IngestError> {
     let paths = ctx.paths();
     let is_rust = matches!(ctx.inv.depfile, DepfilePlan::RustDepInfo { .. });
     // Inputs named by the depfile: (path as the compiler named it, escaped depfile token).
@@ -204,20 +236,6 @@ pub(super) fn learn_before_answer(ctx: &Ctx, store: &StoreRequest) -> Result<Pen
         });
     }
 
-    let Some(log) = store.accesses.as_deref() else {
-        return Err(IngestError::Uncacheable("recorder_unavailable"));
-    };
-    let accesses = Accesses::parse(log);
-    if let Err(why) = accesses.check_complete() {
-        tracing::debug!("{}: not cached: {why}", ctx.inv.source);
-        return Err(IngestError::Uncacheable("unrecorded_access"));
-    }
-    if ctx.inv.link {
-        super::link::check_writes(ctx, &accesses)?;
-    }
-    if ctx.inv.family == Family::Ar {
-        super::archive::check_deterministic(ctx)?;
-    }
     let before = Recorded::learn(ctx, &accesses, &dep_inputs, Phase::BeforeAnswer)?;
     Ok(Pending {
         inputs: dep_inputs,
@@ -252,15 +270,7 @@ impl Pending {
         for input in &inputs {
             let hash = match input.digest {
                 Some(hash) => hash,
-                None => hash_dep_input(ctx, &input.path, &mut macros, &mut mtimes).map_err(
-                    |e| match e {
-                        // Deleted since the compile: not an error of ours.
-                        IngestError::Failed(_) if !Path::new(&input.path).exists() => {
-                            IngestError::Uncacheable("input_changed_during_compile")
-                        }
-                        e => e,
-                    },
-                )?,
+                None => hash_dep_input(ctx, &input.path, &mut macros, &mut mtimes)?,
             };
             files.push((input.stored.clone(), hash));
         }
@@ -401,9 +411,9 @@ impl Recorded {
                 .state
                 .hashes
                 .digest_with_metadata(&fs_path, &meta)
-                .map_err(|e| match phase {
-                    Phase::AfterAnswer if !fs_path.exists() => changed(),
-                    _ => IngestError::Failed(format!("{path}: {e}")),
+                .map_err(|e| match fs_path.exists() {
+                    false => changed(),
+                    true => IngestError::Failed(format!("{path}: {e}")),
                 })?;
             if digest.changed_ns > ctx.start_ns {
                 return Err(changed());
