@@ -115,6 +115,12 @@ fn archives_equal_bare_ones_and_link() {
         "libq.a",
     );
     archive_matches_bare(&cache, &["ar", "-rcsv", "libv.a", "f.o", "g.o"], "libv.a");
+    // libtool's flags (`u` changes nothing in a deterministic archive).
+    archive_matches_bare(
+        &cache,
+        &["ar", "cru", "libtool.a", "f.o", "g.o"],
+        "libtool.a",
+    );
     remove(&cache, "libv.a");
     let verbose = zcc(&cache, &["ar", "-rcsv", "libv.a", "f.o", "g.o"]);
     assert_eq!(
@@ -226,10 +232,10 @@ fn what_is_not_an_archive_build_passes_through() {
     zcc(&cache, &["ar", "d", "lib.a", "g.o"]);
     let listing = bare(&cache, &["ar", "t", "lib.a"]);
     assert_eq!(String::from_utf8_lossy(&listing.stdout), "f.o\n");
-    // Timestamps recorded (U) or compared (u): not cached.
+    // Timestamps recorded (U) or a thin archive (T): not cached.
     remove(&cache, "libu.a");
     zcc(&cache, &["ar", "rcU", "libu.a", "f.o"]);
-    zcc(&cache, &["ar", "rcu", "libu.a", "g.o"]);
+    zcc(&cache, &["ar", "rcT", "libt.a", "g.o"]);
     assert_eq!(cache.reason("ar_operation"), 3);
     assert_eq!(cache.reason("unsupported_option"), 2);
     assert_eq!(ar_counts(&cache).2, 5);

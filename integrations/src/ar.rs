@@ -3,9 +3,9 @@
 //!
 //! Only the operations that build an archive from files are cached: `r` and `q` with the
 //! modifiers that keep the result a function of the members and their names (`c`, `s`, `S`,
-//! `D`, `v`, `f`, `P`). Whatever else `ar` is asked (list, extract, delete, move, positioned
-//! inserts, `u` which compares timestamps, `U` which records them, thin archives which name
-//! members by path) runs uncached with a reason. An archive that already exists is read by
+//! `D`, `v`, `f`, `P`, and `u` for deterministic archives). Whatever else `ar` is asked (list,
+//! extract, delete, move, positioned inserts, `U` which records timestamps, thin archives
+//! which name members by path) runs uncached with a reason. An archive that already exists is read by
 //! `r`/`q`: the daemon keys its previous content ([`Invocation::reads_prior_output`]). What the
 //! archiver reads beyond the members (the LTO plugin it loads to index LTO objects, a response
 //! file) is learned by the daemon's access recorder, as for links.
@@ -19,12 +19,14 @@ use std::path::Path;
 const ARCHIVE_MARKER: &str = "--zccache-ar";
 
 /// Modifiers of `r`/`q` whose archive depends only on the members' contents and names.
-const KEPT_MODIFIERS: &[char] = &['c', 's', 'S', 'D', 'v', 'f', 'P'];
+/// `u` (replace only members newer than the archive's copies) is among them: a deterministic
+/// archive records every member's time as 0, so every file is newer (GNU ar even ignores `u`
+/// unless `U` is given), and the daemon stores only deterministic archives.
+const KEPT_MODIFIERS: &[char] = &['c', 's', 'S', 'D', 'v', 'f', 'P', 'u'];
 
 /// Why a modifier makes the archive uncacheable (None: not a known modifier).
 fn modifier_refusal(modifier: char) -> Option<&'static str> {
     Some(match modifier {
-        'u' => "u (replace only members newer than the archive's: compares timestamps)",
         'U' => "U (records the members' real timestamps and owners)",
         'T' => "T (a thin archive names its members by path)",
         'a' | 'b' | 'i' => "a/b/i (inserts relative to an existing member)",
@@ -207,6 +209,8 @@ mod tests {
         );
         let inv = parse_line("--target=elf64-x86-64 rc l.a a.o").unwrap();
         assert_eq!(inv.key_args[1], "--target=elf64-x86-64");
+        // libtool's `ar cru`.
+        assert_eq!(parse_line("cru l.a a.o").unwrap().key_args[1], "rcu");
     }
 
     #[test]
@@ -218,7 +222,6 @@ mod tests {
         assert_eq!(reason("s libcore.a"), "ar_operation");
         assert_eq!(reason("rq l.a a.o"), "ar_operation");
         assert_eq!(reason("rcU l.a a.o"), "unsupported_option");
-        assert_eq!(reason("rcu l.a a.o"), "unsupported_option");
         assert_eq!(reason("rcT l.a a.o"), "unsupported_option");
         assert_eq!(reason("--thin rc l.a a.o"), "unsupported_option");
         assert_eq!(reason("rb a.o l.a b.o"), "unsupported_option");
