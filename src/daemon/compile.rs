@@ -40,6 +40,9 @@ pub(super) struct Ctx<'a> {
     pub start_ns: i128,
     /// The base dir this C-family compile's paths are keyed relative to.
     pub relocation: Option<super::relocate::Relocation>,
+    /// Files hashed for the key just now (the source and the operands), by absolute path:
+    /// an entry check takes their digests from here instead of stating them again.
+    pub hashed_for_key: HashMap<std::path::PathBuf, Digest>,
 }
 
 /// `path` as the build's processes resolve it from `cwd` (no lexical `..` folding: the
@@ -186,8 +189,13 @@ pub(super) fn prepare<'a>(
             ));
         }
     };
-    let source = match state.hashes.digest(&resolve(cwd, &inv.source)) {
-        Ok(d) => d,
+    let mut hashed_for_key = HashMap::with_capacity(1 + inv.extra_inputs.len());
+    let source_path = resolve(cwd, &inv.source);
+    let source = match state.hashes.digest(&source_path) {
+        Ok(d) => {
+            hashed_for_key.insert(source_path, d.hash);
+            d
+        }
         Err(_) => {
             return Err(Early::because(
                 "source_unreadable",
@@ -200,8 +208,12 @@ pub(super) fn prepare<'a>(
     }
     let mut extra = Vec::new();
     for input in &inv.extra_inputs {
-        match state.hashes.digest(&resolve(cwd, input)) {
-            Ok(d) => extra.push((input.clone(), d.hash)),
+        let path = resolve(cwd, input);
+        match state.hashes.digest(&path) {
+            Ok(d) => {
+                extra.push((input.clone(), d.hash));
+                hashed_for_key.insert(path, d.hash);
+            }
             Err(_) => {
                 return Err(Early::because(
                     "input_unreadable",
@@ -276,6 +288,7 @@ pub(super) fn prepare<'a>(
         manifest_key: key,
         start_ns,
         relocation,
+        hashed_for_key,
     })
 }
 
@@ -456,7 +469,14 @@ pub(super) fn first_mismatch<'e>(ctx: &Ctx, entry: &'e ManifestEntry) -> Option<
         }
     }
     for (path, hash) in &entry.files {
-        match ctx.state.hashes.digest(&ctx.local_path(path)) {
+        let local = ctx.local_path(path);
+        if let Some(digest) = ctx.hashed_for_key.get(&local) {
+            if digest != hash {
+                return Some(Mismatch::FileChanged(path));
+            }
+            continue;
+        }
+        match ctx.state.hashes.digest(&local) {
             Ok(d) if d.hash == *hash => {}
             Ok(_) => return Some(Mismatch::FileChanged(path)),
             Err(_) => return Some(Mismatch::FileGone(path)),
