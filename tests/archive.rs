@@ -1,7 +1,8 @@
 //! End-to-end tests of cached static libraries (`zccache ar …`, `gcc-ar`, `llvm-ar`) with the
 //! real archivers: archives equal bare ones byte for byte and link; a changed member, member
 //! list, operation or previous archive misses; LTO objects (indexed through the LTO plugin)
-//! hit and link; what is not an archive build passes through with the archiver's own
+//! hit and link; CMake static libraries (through the module) equal CMake's own and hit; what
+//! is not an archive build passes through with the archiver's own
 //! behaviour and a reason.
 
 mod common;
@@ -249,4 +250,101 @@ fn what_is_not_an_archive_build_passes_through() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(cache.stat("errors"), 0);
+}
+
+/// With `-DZCCACHE_LINKS=ON` the CMake module archives static libraries through
+/// `zccache ar qcs` and drops CMake's `ranlib` step: the library equals the one a CMake build
+/// without zccache writes (`ar qc` + `ranlib`), with Ninja and with Makefiles, and a rebuild
+/// from an empty build dir restores it from the cache.
+#[test]
+fn cmake_static_libraries_equal_cmakes_own_and_hit() {
+    require_tool("cmake");
+    require_tool("ninja");
+    require_tool("make");
+    let cache = TestCache::new();
+    let module = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cmake/zccache.cmake");
+    for i in 1..=3 {
+        cache.write(
+            &format!("p/f{i}.c"),
+            &format!("int f{i}(void) {{ return {i}; }}\n"),
+        );
+    }
+    cache.write(
+        "p/main.c",
+        "int f1(void);\nint main(void) { return f1() - 1; }\n",
+    );
+    cache.write(
+        "p/CMakeLists.txt",
+        &format!(
+            "cmake_minimum_required(VERSION 3.21)\nproject(p C)\ninclude(\"{}\")\n\
+             add_library(fs STATIC f1.c f2.c f3.c)\nadd_executable(m main.c)\n\
+             target_link_libraries(m fs)\n",
+            module.display()
+        ),
+    );
+    let cmake = |args: &[&str]| {
+        let mut cmd = Command::new("cmake");
+        cache.apply_env(&mut cmd);
+        for var in ["CC", "CFLAGS", "LDFLAGS", "MAKEFLAGS", "CMAKE_GENERATOR"] {
+            cmd.env_remove(var);
+        }
+        let out = cmd
+            .args(args)
+            .current_dir(&cache.work)
+            .output()
+            .expect("spawn cmake");
+        assert_ok(&out, &format!("cmake {args:?}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let program = format!("-DZCCACHE_PROGRAM={}", common::zccache_bin().display());
+    cmake(&[
+        "-S",
+        "p",
+        "-B",
+        "bare",
+        "-G",
+        "Ninja",
+        "-DZCCACHE_ENABLE=OFF",
+    ]);
+    cmake(&["--build", "bare"]);
+    let reference = read(&cache, "bare/libfs.a");
+    for (generator, dir) in [("Ninja", "ninja"), ("Unix Makefiles", "make")] {
+        for round in ["miss", "hit"] {
+            let _ = std::fs::remove_dir_all(cache.work.join(dir));
+            let (h, m, _) = ar_counts(&cache);
+            cmake(&[
+                "-S",
+                "p",
+                "-B",
+                dir,
+                "-G",
+                generator,
+                "-DZCCACHE_LINKS=ON",
+                &program,
+            ]);
+            let log = cmake(&["--build", dir, "-v"]);
+            assert!(
+                log.contains(" qcs libfs.a"),
+                "{generator}: archived through zccache:\n{log}"
+            );
+            assert!(
+                !log.contains("ranlib"),
+                "{generator}: no ranlib step:\n{log}"
+            );
+            assert!(
+                read(&cache, &format!("{dir}/libfs.a")) == reference,
+                "{generator} {round}: the library differs from CMake's own"
+            );
+            let expected = match (generator, round) {
+                ("Ninja", "miss") => (h, m + 1),
+                _ => (h + 1, m),
+            };
+            let (h2, m2, _) = ar_counts(&cache);
+            assert_eq!((h2, m2), expected, "{generator} {round}");
+            let status = Command::new(cache.work.join(dir).join("m"))
+                .status()
+                .expect("run m");
+            assert!(status.success());
+        }
+    }
 }
