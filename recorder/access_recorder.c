@@ -269,6 +269,19 @@ static void record_joined(char op, const char *prefix, const char *path, int ded
     write_line(line, len);
 }
 
+/* Whether the cwd is ZCCACHE_ACCESS_CWD, without a getcwd per relative path: `cwd_gen` counts
+ * chdir/fchdir calls through libc (raised before and after each, so a check during one fails),
+ * and `base_seen` is 1 + the generation in which getcwd last found the base dir. A chdir by raw
+ * syscall goes unseen, as a raw open does. */
+static unsigned cwd_gen;
+static unsigned base_seen;
+
+static int cwd_is_base(void) {
+    return __atomic_load_n(&base_seen, __ATOMIC_ACQUIRE) == __atomic_load_n(&cwd_gen, __ATOMIC_ACQUIRE) + 1;
+}
+
+static void cwd_changing(void) { __atomic_add_fetch(&cwd_gen, 1, __ATOMIC_ACQ_REL); }
+
 /* Records `path` as seen from directory fd `dirfd` (AT_FDCWD for the cwd). */
 static void record_at(char op, int dirfd, const char *path) {
     if (!active || !path || !*path) return;
@@ -279,12 +292,18 @@ static void record_at(char op, int dirfd, const char *path) {
     }
     char dir[PATH_MAX];
     if (dirfd == AT_FDCWD) {
+        if (base_cwd[0] && cwd_is_base()) {
+            record_joined(op, NULL, path, 1);
+            return;
+        }
+        unsigned gen = __atomic_load_n(&cwd_gen, __ATOMIC_ACQUIRE);
         if (!getcwd(dir, sizeof dir)) {
             static const char nocwd[] = "? cwd unknown\n";
             write_line(nocwd, sizeof nocwd - 1);
             return;
         }
         if (base_cwd[0] && strcmp(dir, base_cwd) == 0) {
+            __atomic_store_n(&base_seen, gen + 1, __ATOMIC_RELEASE);
             record_joined(op, NULL, path, 1);
             return;
         }
@@ -639,6 +658,20 @@ int renameat2(int fd1, const char *from, int fd2, const char *to, unsigned int f
 
 int link(const char *from, const char *to) { REAL(link, int, const char *, const char *); int rc = real_link(from, to); WRITE_PATH_AFTER(rc == 0, to); return rc; }
 int symlink(const char *from, const char *to) { REAL(symlink, int, const char *, const char *); int rc = real_symlink(from, to); WRITE_PATH_AFTER(rc == 0, to); return rc; }
+int chdir(const char *p) {
+    REAL(chdir, int, const char *);
+    cwd_changing();
+    int rc = real_chdir(p);
+    cwd_changing();
+    return rc;
+}
+int fchdir(int fd) {
+    REAL(fchdir, int, int);
+    cwd_changing();
+    int rc = real_fchdir(fd);
+    cwd_changing();
+    return rc;
+}
 int unlink(const char *p) { REAL(unlink, int, const char *); int rc = real_unlink(p); WRITE_PATH_AFTER(rc == 0, p); return rc; }
 int remove(const char *p) { REAL(remove, int, const char *); int rc = real_remove(p); WRITE_PATH_AFTER(rc == 0, p); return rc; }
 int truncate(const char *p, off_t l) { REAL(truncate, int, const char *, off_t); int rc = real_truncate(p, l); WRITE_PATH_AFTER(rc == 0, p); return rc; }
