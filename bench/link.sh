@@ -246,7 +246,13 @@ bench_miss() {
     # bare and zccache alternates.
     export ZCCACHE_DIR=$work/miss-dir
     "$Z" start >/dev/null
+    local dpid cpu0=0
+    dpid=$(head -1 "$ZCCACHE_DIR"/v/*/daemon.pid)
+    # The daemon's CPU (user + system, clock ticks): what it spends per link after answering
+    # competes with a parallel build.
+    daemon_ticks() { awk '{print $14 + $15}' "/proc/$dpid/stat"; }
     for ((r = 0; r <= runs; r++)); do
+        ((r == 1)) && cpu0=$(daemon_ticks)
         echo "int link_round_$r = $r;" >"$dir/round.c"
         gcc -c "$dir/round.c" -o "$dir/round.o"
         "$Z" stats --zero >/dev/null
@@ -264,6 +270,8 @@ bench_miss() {
         small_bare+=("$sb"); small_zcc+=("$sz"); big_bare+=("$bb"); big_zcc+=("$bz")
         small_ratio+=("$(python3 -c "print($sz/$sb)")"); big_ratio+=("$(python3 -c "print($bz/$bb)")")
     done
+    local daemon_ms
+    daemon_ms=$(python3 -c "print(f'{($(daemon_ticks) - $cpu0) * 1000 / $(getconf CLK_TCK) / ($runs * ($progs + 1)):.1f}')")
     "$Z" stop >/dev/null 2>&1 || true
     export ZCCACHE_DIR=$work/zccache-dir
     local b z p
@@ -273,6 +281,7 @@ bench_miss() {
     b=$(median "${big_bare[@]}"); z=$(median "${big_zcc[@]}"); p=$(median "${big_ratio[@]}")
     printf '%-34s %8.3f s bare, %8.3f s through zccache (all misses): overhead %s%% (median of paired rounds %s%%)\n' \
         "link miss, 1 large link ($(wc -w <<<"$big_objs") objects)" "$b" "$z" "$(python3 -c "print(f'{($z/$b-1)*100:+.1f}')")" "$(python3 -c "print(f'{($p-1)*100:+.1f}')")"
+    printf '%-34s %s ms of daemon CPU per link miss (mostly after answering: copy, hash, store)\n' "" "$daemon_ms"
 }
 
 printf '%-34s %10s %19s %19s\n' "warm rebuild (median of $runs)" bare ccache zccache
