@@ -12,20 +12,12 @@ use std::process::{Command, Output};
 
 /// Runs a bare tool in the work dir and asserts success.
 fn bare(cache: &TestCache, args: &[&str]) -> Output {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .current_dir(&cache.work)
-        .output()
-        .expect("spawn tool");
-    assert_ok(&out, &format!("{args:?}"));
-    out
+    cache.bare_tool(args)
 }
 
 /// Runs `zccache <args…>` in the work dir and asserts success.
 fn zcc(cache: &TestCache, args: &[&str]) -> Output {
-    let out = cache.run(args, None);
-    assert_ok(&out, &format!("zccache {args:?}"));
-    out
+    cache.zccache_ok(args)
 }
 
 /// (hits, misses, uncacheable) of the `ar` family.

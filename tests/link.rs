@@ -9,22 +9,14 @@ use common::{assert_ok, require_tool, zccache_bin, TestCache};
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs a bare tool in the work dir.
+/// Runs a bare tool in the work dir and asserts success.
 fn bare(cache: &TestCache, args: &[&str]) -> Output {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .current_dir(&cache.work)
-        .output()
-        .expect("spawn tool");
-    assert_ok(&out, &format!("{args:?}"));
-    out
+    cache.bare_tool(args)
 }
 
 /// Runs `zccache <args…>` in the work dir and asserts success.
 fn zcc(cache: &TestCache, args: &[&str]) -> Output {
-    let out = cache.run(args, None);
-    assert_ok(&out, &format!("zccache {args:?}"));
-    out
+    cache.zccache_ok(args)
 }
 
 /// (hits, misses, uncacheable) of one stats family (`gcc-link`, `clang-link`, `gcc`…).
@@ -759,7 +751,6 @@ fn a_program_rewritten_right_after_its_link_is_never_what_a_hit_restores() {
     bare(&cache, &link);
     let reference = read(&cache, "prog");
     assert!(reference.len() > 3 << 20);
-    let zccache = zccache_bin();
     for (round, delay) in ["0", "0", "0.001", "0.005", "0.02"].iter().enumerate() {
         // A fresh cache key each round (a different -Wl,--defsym), the same program bytes
         // apart from that symbol: compare with a bare link of the same command.
@@ -774,15 +765,7 @@ fn a_program_rewritten_right_after_its_link_is_never_what_a_hit_restores() {
             "\"$ZCC\" {} && sleep {delay} && printf PATCHED | dd of=prog bs=1 seek=4096 conv=notrunc status=none",
             args.join(" ")
         );
-        let mut sh = Command::new("sh");
-        cache.apply_env(&mut sh);
-        let out = sh
-            .args(["-c", &script])
-            .env("ZCC", &zccache)
-            .current_dir(&cache.work)
-            .output()
-            .expect("spawn sh");
-        assert_ok(&out, "link then patch");
+        cache.script_ok(&script, "link then patch");
         assert_ne!(read(&cache, "prog"), expected, "the patch was applied");
         std::fs::remove_file(cache.work.join("prog")).expect("remove prog");
         zcc(&cache, &args);
@@ -817,7 +800,6 @@ fn a_library_replaced_right_after_the_link_is_never_mixed_up() {
         expected.insert(lib, read(&cache, "prog"));
     }
     assert_ne!(expected["libone.a"], expected["libtwo.a"]);
-    let zccache = zccache_bin();
     for (round, delay) in ["0", "0", "0.001", "0.005"].iter().enumerate() {
         let (first, second) = if round % 2 == 0 {
             ("libone.a", "libtwo.a")
@@ -830,15 +812,7 @@ fn a_library_replaced_right_after_the_link_is_never_mixed_up() {
             "\"$ZCC\" {} && sleep {delay} && cp {second} libfg.a",
             link.join(" ")
         );
-        let mut sh = Command::new("sh");
-        cache.apply_env(&mut sh);
-        let out = sh
-            .args(["-c", &script])
-            .env("ZCC", &zccache)
-            .current_dir(&cache.work)
-            .output()
-            .expect("spawn sh");
-        assert_ok(&out, "link then replace the library");
+        cache.script_ok(&script, "link then replace the library");
         assert!(
             read(&cache, "prog") == expected[first],
             "round {round}: the miss itself"

@@ -124,6 +124,39 @@ impl TestCache {
         assert!(out.status.success(), "stats --zero failed");
     }
 
+    /// Runs a tool without zccache (`args[0]` on PATH) in the work dir; asserts success.
+    pub fn bare_tool(&self, args: &[&str]) -> Output {
+        let out = Command::new(args[0])
+            .args(&args[1..])
+            .current_dir(&self.work)
+            .output()
+            .expect("spawn tool");
+        assert_ok(&out, &format!("{args:?}"));
+        out
+    }
+
+    /// Runs `zccache <args…>` in the work dir and asserts success.
+    pub fn zccache_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args, None);
+        assert_ok(&out, &format!("zccache {args:?}"));
+        out
+    }
+
+    /// Runs a shell script in the work dir with this cache's environment and `$ZCC` naming
+    /// the zccache binary; asserts success.
+    pub fn script_ok(&self, script: &str, what: &str) -> Output {
+        let mut sh = Command::new("sh");
+        self.apply_env(&mut sh);
+        let out = sh
+            .args(["-c", script])
+            .env("ZCC", zccache_bin())
+            .current_dir(&self.work)
+            .output()
+            .expect("spawn sh");
+        assert_ok(&out, what);
+        out
+    }
+
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         let path = self.work.join(rel);
         if let Some(parent) = path.parent() {
