@@ -191,6 +191,14 @@ fn changed_members_operations_and_previous_archives_miss() {
     assert_eq!(ar_counts(&cache), (h + 1, m + 2, 0));
     let listing = bare(&cache, &["ar", "t", "upd.a"]);
     assert_eq!(String::from_utf8_lossy(&listing.stdout), "g.o\nh.o\n");
+    // `explain` names the previous archive as what differs (upd.a now holds g.o and h.o: an
+    // archive never updated before).
+    let explained = zcc(&cache, &["explain", "ar", "rcs", "upd.a", "h.o"]);
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(
+        text.contains("upd.a (its content before the tool ran, or none) changed"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -43,6 +43,9 @@ pub(super) struct Ctx<'a> {
     /// Files hashed for the key just now (the source and the operands), by absolute path:
     /// an entry check takes their digests from here instead of stating them again.
     pub hashed_for_key: HashMap<std::path::PathBuf, Digest>,
+    /// With `Invocation::reads_prior_output`: the output's content before the tool ran
+    /// (zeros: there was none), as keyed.
+    pub prior_output_digest: Digest,
 }
 
 /// `path` as the build's processes resolve it from `cwd` (no lexical `..` folding: the
@@ -222,8 +225,15 @@ pub(super) fn prepare<'a>(
             }
         }
     }
+    let mut prior_output_digest = [0; 32];
     if inv.reads_prior_output {
-        extra.push(prior_output(state, cwd, &inv)?);
+        // Keyed without the output's name: another name with the same members shares.
+        let (name, digest) = match prior_output(state, cwd, &inv)? {
+            Some(digest) => ("\0prior-output\0present", digest),
+            None => ("\0prior-output", [0; 32]),
+        };
+        prior_output_digest = digest;
+        extra.push((name.to_string(), digest));
     }
     let mut tool_ids = Vec::new();
     for tool in &inv.tool_identities {
@@ -289,6 +299,7 @@ pub(super) fn prepare<'a>(
         start_ns,
         relocation,
         hashed_for_key,
+        prior_output_digest,
     })
 }
 
@@ -385,22 +396,26 @@ fn serve<C: Read + Write>(
 
 /// Whether rustc compiles are keyed by their working dir: the build's own
 /// `ZCCACHE_RUST_HASH_DIR` wins over the daemon's setting.
-/// The key's part for the previous content of an output the tool reads (`ar r` adds to an
-/// existing archive): its digest, or that there was none.
+/// How `explain` names an output's previous content among the key's parts.
+pub(super) fn prior_output_name(output: &str) -> String {
+    format!("{output} (its content before the tool ran, or none)")
+}
+
+/// The previous content of the output a tool reads and updates (`ar r` adds to an existing
+/// archive): its digest, or None when there is none.
 fn prior_output(
     state: &DaemonState,
     cwd: &Path,
     inv: &Invocation,
-) -> Result<(String, Digest), Early> {
-    const PRIOR: &str = "\0prior-output";
+) -> Result<Option<Digest>, Early> {
     let Some(output) = inv.outputs.first() else {
-        return Ok((PRIOR.into(), [0; 32]));
+        return Ok(None);
     };
     let path = resolve(cwd, &output.path);
     match std::fs::symlink_metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((PRIOR.into(), [0; 32])),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Ok(meta) if meta.is_file() => match state.hashes.digest_with_metadata(&path, &meta) {
-            Ok(d) => Ok((format!("{PRIOR}\0present"), d.hash)),
+            Ok(d) => Ok(Some(d.hash)),
             Err(_) => Err(Early::because(
                 "input_unreadable",
                 "the existing output the tool would update cannot be read",

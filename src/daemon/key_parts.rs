@@ -81,7 +81,7 @@ impl KeyParts {
             .collect();
         prefixed.sort();
         env.extend(prefixed);
-        let extra = inv
+        let mut extra: Vec<(String, Digest)> = inv
             .extra_inputs
             .iter()
             .filter_map(|input| {
@@ -89,6 +89,15 @@ impl KeyParts {
                 Some((paths.to_stored(input), d.hash))
             })
             .collect();
+        if inv.reads_prior_output {
+            if let Some(output) = inv.outputs.first() {
+                // As keyed before the tool ran (the output is rewritten by then).
+                extra.push((
+                    super::compile::prior_output_name(&output.path),
+                    ctx.prior_output_digest,
+                ));
+            }
+        }
         let tools = inv
             .tool_identities
             .iter()
