@@ -82,7 +82,7 @@ impl Early {
         Early::Uncacheable(why.name(), why.to_string())
     }
 
-    fn because(name: &'static str, description: &str) -> Early {
+    pub(super) fn because(name: &'static str, description: &str) -> Early {
         Early::Uncacheable(name, description.to_string())
     }
 }
@@ -228,7 +228,7 @@ pub(super) fn prepare<'a>(
     let mut prior_output_digest = [0; 32];
     if inv.reads_prior_output {
         // Keyed without the output's name: another name with the same members shares.
-        let (name, digest) = match prior_output(state, cwd, &inv)? {
+        let (name, digest) = match super::prior_output::digest(state, cwd, &inv)? {
             Some(digest) => ("\0prior-output\0present", digest),
             None => ("\0prior-output", [0; 32]),
         };
@@ -396,38 +396,6 @@ fn serve<C: Read + Write>(
 
 /// Whether rustc compiles are keyed by their working dir: the build's own
 /// `ZCCACHE_RUST_HASH_DIR` wins over the daemon's setting.
-/// How `explain` names an output's previous content among the key's parts.
-pub(super) fn prior_output_name(output: &str) -> String {
-    format!("{output} (its content before the tool ran, or none)")
-}
-
-/// The previous content of the output a tool reads and updates (`ar r` adds to an existing
-/// archive): its digest, or None when there is none.
-fn prior_output(
-    state: &DaemonState,
-    cwd: &Path,
-    inv: &Invocation,
-) -> Result<Option<Digest>, Early> {
-    let Some(output) = inv.outputs.first() else {
-        return Ok(None);
-    };
-    let path = resolve(cwd, &output.path);
-    match std::fs::symlink_metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Ok(meta) if meta.is_file() => match state.hashes.digest_with_metadata(&path, &meta) {
-            Ok(d) => Ok(Some(d.hash)),
-            Err(_) => Err(Early::because(
-                "input_unreadable",
-                "the existing output the tool would update cannot be read",
-            )),
-        },
-        _ => Err(Early::because(
-            "input_unreadable",
-            "the existing output the tool would update is not a regular file",
-        )),
-    }
-}
-
 fn rust_hash_dir(state: &DaemonState, env: &HashMap<&str, &str>) -> bool {
     match env.get(crate::config::RUST_HASH_DIR_ENV) {
         Some(text) => crate::config::parse_bool(crate::config::RUST_HASH_DIR_ENV, text)

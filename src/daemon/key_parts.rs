@@ -93,7 +93,7 @@ impl KeyParts {
             if let Some(output) = inv.outputs.first() {
                 // As keyed before the tool ran (the output is rewritten by then).
                 extra.push((
-                    super::compile::prior_output_name(&output.path),
+                    super::prior_output::name(&output.path),
                     ctx.prior_output_digest,
                 ));
             }

@@ -20,6 +20,7 @@ pub mod link;
 pub mod memory;
 pub mod owners;
 pub mod pathmap;
+pub mod prior_output;
 pub mod recorder;
 pub mod relocate;
 pub mod remote;
