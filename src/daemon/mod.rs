@@ -18,6 +18,7 @@ pub mod learn;
 pub mod lifecycle;
 pub mod link;
 pub mod memory;
+pub mod miss;
 pub mod owners;
 pub mod pathmap;
 pub mod prior_output;

@@ -339,9 +339,10 @@ fn writer_loop(
                         tracing::warn!("index durable commit failed: {e}");
                     }
                     dirty = false;
-                    entry_pending = false;
                     last_durable = Instant::now();
                 }
+                // Nothing left to sync (also after a batch that failed to apply): no timer.
+                entry_pending = false;
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
