@@ -278,12 +278,17 @@ fn status_says_why_the_last_daemon_ended() {
 
     // Killed: nothing said, so status says so.
     assert_ok(&cache.run(&["start"], None), "start");
-    let pid = running_pid(&cache, &zcc).expect("running");
+    sigkill_running_daemon(&cache, &zcc);
+    let status = status_text(&cache);
+    assert!(status.contains("killed or crashed"), "{status}");
+}
+
+/// SIGKILLs this cache's running daemon and waits until it is gone.
+fn sigkill_running_daemon(cache: &TestCache, zcc: &Path) {
+    let pid = running_pid(cache, zcc).expect("running");
     let w = Watched::new(pid).unwrap();
     kill9(pid);
     assert!(w.wait(EXIT_BOUND));
-    let status = status_text(&cache);
-    assert!(status.contains("killed or crashed"), "{status}");
 }
 
 /// SIGKILL to a daemon this test started.
@@ -631,10 +636,7 @@ fn an_entry_stored_just_before_a_sigkill_survives_it() {
     // `stats` returns once the answered miss is stored and synced.
     assert_eq!(cache.stat("misses"), 1);
     std::thread::sleep(Duration::from_millis(300));
-    let pid = running_pid(&cache, &zcc).expect("running");
-    let w = Watched::new(pid).unwrap();
-    kill9(pid);
-    assert!(w.wait(EXIT_BOUND));
+    sigkill_running_daemon(&cache, &zcc);
     std::fs::remove_file(cache.work.join("main.o")).unwrap();
     assert_ok(&cache.run(&args, None), "after the kill");
     let bare = bare_object(&cache, &args[1..4], "bare.o");
@@ -654,10 +656,7 @@ fn an_entry_is_synced_within_its_window_without_a_stats_request() {
     assert_ok(&cache.run(&args, None), "cold");
     // The store finishes after the answer (milliseconds), the sync within 250 ms of it.
     std::thread::sleep(Duration::from_millis(1000));
-    let pid = running_pid(&cache, &zcc).expect("running");
-    let w = Watched::new(pid).unwrap();
-    kill9(pid);
-    assert!(w.wait(EXIT_BOUND));
+    sigkill_running_daemon(&cache, &zcc);
     std::fs::remove_file(cache.work.join("main.o")).unwrap();
     assert_ok(&cache.run(&args, None), "after the kill");
     assert_eq!(cache.stat("hits"), 1, "the entry survived the SIGKILL");
