@@ -60,3 +60,58 @@ fn private_temp_dir() -> std::io::Result<PathBuf> {
     }
     Ok(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::accesses::Accesses;
+    use std::process::Command;
+
+    /// Relative paths are recorded as given while the process is in the compile's cwd, and
+    /// resolved against the new directory after a `chdir` (tracked without a `getcwd` per
+    /// access): one process (python) changes directory and back, a child starts elsewhere.
+    #[test]
+    fn relative_paths_follow_the_processes_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let work = root.join("w");
+        std::fs::create_dir_all(work.join("sub")).unwrap();
+        for f in ["a", "a2", "sub/b", "sub/c"] {
+            std::fs::write(work.join(f), f).unwrap();
+        }
+        let recorder = install(&Layout::new(&root.join("cache"))).unwrap();
+        let log = root.join("access.log");
+        let script = "import os, subprocess\n\
+                      open('a').read()\n\
+                      os.chdir('sub')\n\
+                      open('b').read()\n\
+                      os.chdir('..')\n\
+                      open('a2').read()\n\
+                      subprocess.run(['cat', 'c'], cwd='sub', stdout=subprocess.DEVNULL, check=True)\n";
+        let status = Command::new("python3")
+            .args(["-c", script])
+            .current_dir(&work)
+            .env("LD_PRELOAD", &recorder)
+            .env(LOG_ENV, &log)
+            .env(CWD_ENV, &work)
+            .status()
+            .expect("python3 runs");
+        assert!(status.success());
+        let accesses = Accesses::parse(&std::fs::read(&log).unwrap());
+        let sub = work.join("sub");
+        for expected in [
+            "a".to_string(),
+            format!("{}/b", sub.display()),
+            "a2".to_string(),
+            format!("{}/c", sub.display()),
+        ] {
+            assert!(
+                accesses.read.contains(&expected),
+                "{expected} not among {:?}",
+                accesses.read
+            );
+        }
+        assert!(!accesses.read.contains(&"b".to_string()));
+        assert!(!accesses.read.contains(&"c".to_string()));
+    }
+}
