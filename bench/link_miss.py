@@ -85,6 +85,7 @@ for v in variants:
                      / os.sysconf("SC_CLK_TCK") / rounds)
         line += (f"  paired +{statistics.median(diffs) * 1000:.2f} ms (quartiles "
                  f"{statistics.quantiles(diffs, n=4)[0] * 1000:+.1f} / {statistics.quantiles(diffs, n=4)[2] * 1000:+.1f})"
+                 f", mean {statistics.fmean(diffs) * 1000:+.2f} ± {statistics.stdev(diffs) / len(diffs) ** 0.5 * 1000:.2f} ms)"
                  f"  daemon cpu {daemon_ms:.2f} ms/link")
     print(line)
 for build in builds:

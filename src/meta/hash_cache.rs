@@ -1,11 +1,14 @@
 //! Path → (size, mtime, ctime, inode) → blake3, validated by a `stat` on every use.
 //!
 //! A cached hash is only trusted when the file's stat still matches and the file was already
-//! "settled" when it was hashed (its mtime/ctime older than one timestamp tick, with a wide
-//! margin: see [`settle_ns`]): a file written twice within one tick could otherwise keep an
-//! old hash. Unsettled files are re-read every time, so a header saved a millisecond before a
-//! compile is always seen.
+//! "settled" when it was hashed — a file written twice within one timestamp tick could
+//! otherwise keep an old hash. Settled means: the clock files are stamped from had passed the
+//! file's newest stamp before its content was read (on local filesystems, see
+//! [`crate::meta::stamp_clock`]), or else its stamps were older than a wide margin
+//! ([`settle_ns`]). Unsettled files are re-read every time, so a header saved a millisecond
+//! before a compile is always seen.
 
+use crate::meta::stamp_clock;
 use crate::store::Digest;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -72,6 +75,14 @@ impl StatKey {
     }
     fn changed_ns(&self) -> i128 {
         self.mtime_ns.max(self.ctime_ns)
+    }
+    /// Any write after content read from `read_started_ns` on (coarse clock) changes this
+    /// stat: see the module doc.
+    fn settled(&self, read_started_ns: Option<i128>, path: &Path) -> bool {
+        let fine_stamps = self.settle_ns == SETTLE_FINE.as_nanos() as i128;
+        (fine_stamps
+            && stamp_clock::stamp_passed(read_started_ns, self.changed_ns(), self.dev, path))
+            || now_ns() - self.changed_ns() >= self.settle_ns
     }
 }
 
@@ -158,6 +169,7 @@ impl HashCache {
                 }
             }
         }
+        let read_started_ns = stamp_clock::coarse_now_ns();
         let bytes = std::fs::read(path)?;
         tracing::trace!("hashing {} ({} bytes)", path.display(), bytes.len());
         let digest = FileDigest {
@@ -167,7 +179,7 @@ impl HashCache {
         };
         // Re-check: a write during the read makes this digest unreliable for caching.
         let after = std::fs::metadata(path).map(|m| StatKey::of(&m)).ok();
-        let settled = now_ns() - stat.changed_ns() >= stat.settle_ns;
+        let settled = stat.settled(read_started_ns, path);
         let mut entries = self
             .entries
             .lock()
@@ -195,6 +207,7 @@ impl HashCache {
                 return Ok(*digest);
             }
         }
+        let read_started_ns = stamp_clock::coarse_now_ns();
         let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(path)?
             .filter_map(|e| e.ok().map(|e| e.file_name()))
             .collect();
@@ -211,7 +224,7 @@ impl HashCache {
             .listings
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if now_ns() - stat.changed_ns() >= stat.settle_ns && after == Some(stat) {
+        if stat.settled(read_started_ns, path) && after == Some(stat) {
             listings.insert(path.to_path_buf(), (stat, digest));
         } else {
             listings.remove(path);
@@ -377,6 +390,50 @@ mod tests {
         );
         assert_eq!(scan_time_macros(b"__TIME__"), USES_DATE_TIME);
         assert_eq!(scan_time_macros(b"x __TIMESTAMP__"), USES_TIMESTAMP);
+    }
+
+    #[test]
+    fn a_file_is_remembered_once_the_clock_has_ticked_past_its_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lib.a");
+        std::fs::write(&file, "archive").unwrap();
+        // Two coarse ticks (≤ 10 ms each) plus the granularity margin, far below SETTLE_FINE.
+        std::thread::sleep(Duration::from_millis(25));
+        let cache = HashCache::new();
+        cache.digest(&file).unwrap();
+        let local = {
+            use std::os::unix::fs::MetadataExt;
+            let dev = std::fs::metadata(&file).unwrap().dev();
+            crate::meta::stamp_clock::stamp_passed(Some(i128::MAX / 2), 0, dev, &file)
+        };
+        assert_eq!(
+            cache.len(),
+            usize::from(local),
+            "remembered on a local filesystem"
+        );
+    }
+
+    #[test]
+    /// On kernels with multigrain timestamps (6.13+) a write after a `stat` always gets a new
+    /// stamp, so this only bites a wrong settle rule on older kernels (Debian 12's 6.1).
+    fn same_size_rewrites_at_any_moment_are_never_served_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gen.h");
+        let cache = HashCache::new();
+        for round in 0..400u32 {
+            let content = format!("#define V {:08}\n", round % 7);
+            std::fs::write(&file, &content).unwrap();
+            // Hash at varied offsets from the write: same tick, the next tick, later.
+            if round % 3 == 1 {
+                std::thread::sleep(Duration::from_micros(u64::from(round % 11) * 700));
+            }
+            let digest = cache.digest(&file).unwrap();
+            assert_eq!(
+                digest.hash,
+                *blake3::hash(content.as_bytes()).as_bytes(),
+                "round {round}: a stale digest was served"
+            );
+        }
     }
 
     #[test]
