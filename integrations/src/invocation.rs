@@ -91,7 +91,8 @@ pub struct Invocation {
     /// The arguments that change the compiler's default include directories (`-nostdinc`,
     /// `--sysroot`, `-target`, `-m32`, `-stdlib=`…), to ask it for them.
     pub default_dirs_args: Vec<String>,
-    /// A gcc/clang link (objects → program or library) or an archive (`ar`): everything it
+    /// A gcc/clang link (objects → program or library), an archive (`ar`) or a dependency
+    /// scan (`-M`/`-MM`): everything it
     /// reads beyond its operands is learned by the access recorder, and every file it writes
     /// must be a declared output. Links are counted under their own family name.
     #[serde(default)]
@@ -118,11 +119,18 @@ pub struct IncludeDirs {
 impl Invocation {
     /// The family name hits and misses are counted under: `gcc-link`/`clang-link` for links.
     pub fn stats_family(&self) -> &'static str {
-        match (self.link, self.family) {
-            (true, Family::Gcc) => "gcc-link",
-            (true, Family::Clang) => "clang-link",
+        match (self.link, self.family, self.is_dependency_scan()) {
+            (true, Family::Gcc, true) => "gcc-deps",
+            (true, Family::Clang, true) => "clang-deps",
+            (true, Family::Gcc, false) => "gcc-link",
+            (true, Family::Clang, false) => "clang-link",
             _ => self.family.name(),
         }
+    }
+
+    /// A gcc/clang `-M`/`-MM` run that only prints dependency rules (learned like a link).
+    pub fn is_dependency_scan(&self) -> bool {
+        self.key_args.first().map(String::as_str) == Some(crate::gcc::DEP_SCAN_MARKER)
     }
 
     /// Whether the outputs embed `cwd`, so a result is only valid for the same directory.
@@ -223,7 +231,7 @@ pub const DEPFILE_PLACEHOLDER: &str = "\u{0}ZCCACHE_DEPFILE\u{0}";
 pub enum Uncacheable {
     #[error("an object or library operand in a compile (-c/-S with a link input)")]
     Linking,
-    #[error("preprocessing only (-E, -M, -MM)")]
+    #[error("preprocessing only (-E; -M/-MM mixed with -c, -MD or objects)")]
     PreprocessOnly,
     #[error("more than one source file")]
     MultipleSources,

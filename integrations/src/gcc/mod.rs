@@ -1,5 +1,7 @@
 //! The gcc/clang adapter: one compile command line → [`Invocation`] or [`Uncacheable`].
 
+mod dep_scan;
+pub use dep_scan::DEP_SCAN_MARKER;
 mod link;
 pub mod options;
 
@@ -86,6 +88,8 @@ struct Scan {
     /// Operands that are not sources (objects, archives, shared libraries, linker scripts):
     /// inputs of a link.
     link_inputs: Vec<String>,
+    /// `-M` or `-MM`: a dependency scan (see [`dep_scan`]).
+    dep_scan: Option<String>,
 }
 
 /// Whether a source operand is a header that gcc/clang precompile.
@@ -272,7 +276,14 @@ fn special(arg: &str, s: &mut Scan) -> Result<Option<Special>, Uncacheable> {
             s.assemble_only = true;
             return consumed;
         }
-        "-E" | "-M" | "-MM" => return Err(Uncacheable::PreprocessOnly),
+        "-E" => return Err(Uncacheable::PreprocessOnly),
+        "-M" | "-MM" => {
+            if s.dep_scan.is_some() {
+                return Err(Uncacheable::PreprocessOnly);
+            }
+            s.dep_scan = Some(arg.to_string());
+            return consumed;
+        }
         "-MD" => {
             s.dep_md = true;
             return consumed;
@@ -386,6 +397,9 @@ fn special(arg: &str, s: &mut Scan) -> Result<Option<Special>, Uncacheable> {
 }
 
 fn build(family: Family, mut s: Scan) -> Result<Invocation, Uncacheable> {
+    if let Some(mode) = s.dep_scan.take() {
+        return dep_scan::build(family, s, &mode);
+    }
     if s.header_input && !s.assemble_only {
         // Precompiling a header: gcc and clang write the PCH with or without `-c`.
         s.compile = true;

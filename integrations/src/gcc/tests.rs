@@ -136,7 +136,7 @@ fn split_dwarf_adds_dwo_and_keys_output() {
 fn uncacheable_reasons() {
     assert_eq!(reason("a.c -o a"), "compile_and_link");
     assert_eq!(reason("-E a.c"), "preprocess_only");
-    assert_eq!(reason("-M a.c"), "preprocess_only");
+    assert_eq!(reason("-M -c a.c"), "preprocess_only");
     assert_eq!(reason("-c a.c b.c"), "multiple_sources");
     assert_eq!(reason("-c -x c -"), "stdin");
     assert_eq!(reason("-c"), "no_source");
