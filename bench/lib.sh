@@ -17,6 +17,12 @@ bench_loud() {
     printf '[bench] !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n' >&2
 }
 
+# bench_now: wall clock in seconds (for differences); bench_median X…: the middle value (the
+# upper middle for an even count); bench_ratio A B: A/B with two decimals.
+bench_now()    { date +%s.%N; }
+bench_median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+bench_ratio()  { python3 -c "print(f'{$1/$2:.2f}')"; }
+
 # bench_init_dirs: set REPO_ROOT and an absolute BENCH_DIR (default target/bench).
 bench_init_dirs() {
     REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -52,10 +52,6 @@ cleanup() {
 trap cleanup EXIT
 unset ZCCACHE_DISABLE CMAKE_C_COMPILER_LAUNCHER CMAKE_CXX_COMPILER_LAUNCHER CC CXX MAKEFLAGS
 
-now() { date +%s.%N; }
-# median of the arguments
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
 bench_log "zccache: $Z ($("$Z" --version 2>/dev/null | head -1))"
 bench_log "ccache:  $(command -v ccache) ($(ccache --version | head -1))"
@@ -128,20 +124,20 @@ bench_make() { # <label> <CFLAGS> <LDFLAGS>
         local times=()
         for ((r = 0; r < runs; r++)); do
             "${mk[@]}" clean >/dev/null
-            t0=$(now)
+            t0=$(bench_now)
             "${mk[@]}" >/dev/null
-            t1=$(now)
+            t1=$(bench_now)
             times+=("$(python3 -c "print($t1-$t0)")")
         done
-        med[$v]=$(median "${times[@]}")
+        med[$v]=$(bench_median "${times[@]}")
         for ((r = 0; r < progs; r++)); do
             "$dir/prog$r" >/dev/null || { bench_loud "$label $v: prog$r does not run"; exit 1; }
         done
     done
     printf '%-34s %8.2f s %8.2f s (%sx) %8.2f s (%sx)   zccache/ccache %s\n' \
         "make, $progs programs ($label)" "${med[bare]}" "${med[ccache]}" \
-        "$(ratio "${med[ccache]}" "${med[bare]}")" "${med[zccache]}" \
-        "$(ratio "${med[zccache]}" "${med[bare]}")" "$(ratio "${med[zccache]}" "${med[ccache]}")"
+        "$(bench_ratio "${med[ccache]}" "${med[bare]}")" "${med[zccache]}" \
+        "$(bench_ratio "${med[zccache]}" "${med[bare]}")" "$(bench_ratio "${med[zccache]}" "${med[ccache]}")"
 }
 
 bench_cmake() {
@@ -186,18 +182,18 @@ EOF
             rm -rf "$b"
             # shellcheck disable=SC2086
             cmake -S "$proj" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${args[$v]} >/dev/null
-            t0=$(now)
+            t0=$(bench_now)
             cmake --build "$b" -j "$jobs" >/dev/null
-            t1=$(now)
+            t1=$(bench_now)
             ((r == 0)) || times+=("$(python3 -c "print($t1-$t0)")")
         done
-        med[$v]=$(median "${times[@]}")
+        med[$v]=$(bench_median "${times[@]}")
         (cd "$b" && ctest -j "$jobs" >/dev/null) || { bench_loud "cmake $v: tests fail"; exit 1; }
     done
     printf '%-34s %8.2f s %8.2f s (%sx) %8.2f s (%sx)   zccache/ccache %s\n' \
         "cmake+ninja, gmock + $tests tests" "${med[bare]}" "${med[ccache]}" \
-        "$(ratio "${med[ccache]}" "${med[bare]}")" "${med[zccache]}" \
-        "$(ratio "${med[zccache]}" "${med[bare]}")" "$(ratio "${med[zccache]}" "${med[ccache]}")"
+        "$(bench_ratio "${med[ccache]}" "${med[bare]}")" "${med[zccache]}" \
+        "$(bench_ratio "${med[zccache]}" "${med[bare]}")" "$(bench_ratio "${med[zccache]}" "${med[ccache]}")"
 }
 
 bench_miss() {
@@ -239,7 +235,7 @@ bench_miss() {
         # shellcheck disable=SC2086
         (cd "$dir" && "$@" gcc -O2 -g -o big $big_objs round.o -lm)
     }
-    timed() { t0=$(now); "$@"; t1=$(now); python3 -c "print($t1-$t0)"; }
+    timed() { t0=$(bench_now); "$@"; t1=$(bench_now); python3 -c "print($t1-$t0)"; }
     # One daemon, warm as in any build (its file-hash cache knows libc & co.); each round
     # links a fresh round.o into every program (as when one object changed), so every link
     # misses and bare and zccache link the same files. Round 0 is not counted; the order of
@@ -275,10 +271,10 @@ bench_miss() {
     "$Z" stop >/dev/null 2>&1 || true
     export ZCCACHE_DIR=$work/zccache-dir
     local b z p
-    b=$(median "${small_bare[@]}"); z=$(median "${small_zcc[@]}"); p=$(median "${small_ratio[@]}")
+    b=$(bench_median "${small_bare[@]}"); z=$(bench_median "${small_zcc[@]}"); p=$(bench_median "${small_ratio[@]}")
     printf '%-34s %8.3f s bare, %8.3f s through zccache (all misses): overhead %s%% (median of paired rounds %s%%)\n' \
         "link miss, $progs small links" "$b" "$z" "$(python3 -c "print(f'{($z/$b-1)*100:+.1f}')")" "$(python3 -c "print(f'{($p-1)*100:+.1f}')")"
-    b=$(median "${big_bare[@]}"); z=$(median "${big_zcc[@]}"); p=$(median "${big_ratio[@]}")
+    b=$(bench_median "${big_bare[@]}"); z=$(bench_median "${big_zcc[@]}"); p=$(bench_median "${big_ratio[@]}")
     printf '%-34s %8.3f s bare, %8.3f s through zccache (all misses): overhead %s%% (median of paired rounds %s%%)\n' \
         "link miss, 1 large link ($(wc -w <<<"$big_objs") objects)" "$b" "$z" "$(python3 -c "print(f'{($z/$b-1)*100:+.1f}')")" "$(python3 -c "print(f'{($p-1)*100:+.1f}')")"
     printf '%-34s %s ms of daemon CPU per link miss (mostly after answering: copy, hash, store)\n' "" "$daemon_ms"

@@ -51,9 +51,6 @@ cleanup() {
 trap cleanup EXIT
 unset ZCCACHE_DISABLE CC CXX AR MAKEFLAGS SOURCE_DATE_EPOCH
 
-now() { date +%s.%N; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
 bench_log "zccache: $Z ($("$Z" --version 2>/dev/null | head -1))"
 bench_log "ccache:  $(command -v ccache) ($(ccache --version | head -1))"
@@ -82,18 +79,18 @@ for opt in "${opts[@]}"; do
         times=()
         for ((r = 0; r < runs; r++)); do
             redis_make "$v" "$dir" "$opt" distclean
-            t0=$(now)
+            t0=$(bench_now)
             redis_make "$v" "$dir" "$opt" || { bench_loud "redis $v ($opt) failed to build"; exit 1; }
-            t1=$(now)
+            t1=$(bench_now)
             times+=("$(python3 -c "print($t1-$t0)")")
         done
-        med[$v]=$(median "${times[@]}")
+        med[$v]=$(bench_median "${times[@]}")
         "$dir/src/redis-server" --version >/dev/null || { bench_loud "$v: redis-server does not run"; exit 1; }
     done
     printf '%-34s %8.2f s %8.2f s (%sx) %8.2f s (%sx)   zccache/ccache %s\n' \
         "redis warm rebuild ($opt)" "${med[bare]}" "${med[ccache]}" \
-        "$(ratio "${med[ccache]}" "${med[bare]}")" "${med[zccache]}" \
-        "$(ratio "${med[zccache]}" "${med[bare]}")" "$(ratio "${med[zccache]}" "${med[ccache]}")"
+        "$(bench_ratio "${med[ccache]}" "${med[bare]}")" "${med[zccache]}" \
+        "$(bench_ratio "${med[zccache]}" "${med[bare]}")" "$(bench_ratio "${med[zccache]}" "${med[ccache]}")"
     if [[ "$("$Z" stats 2>/dev/null | grep -ci 'link')" == 0 ]]; then
         bench_loud "zccache stats show no links"
     fi

@@ -10,7 +10,7 @@
 
 use super::Scan;
 use crate::family::Family;
-use crate::invocation::{DepfilePlan, IncludeDirs, Invocation, Language, OutputSlot, Uncacheable};
+use crate::invocation::{Invocation, OutputSlot, Uncacheable};
 
 /// Marker in the key so a scan never shares a key with a compile or a link.
 pub const DEP_SCAN_MARKER: &str = "--zccache-dep-scan";
@@ -59,31 +59,15 @@ pub(super) fn build(family: Family, s: Scan, mode: &str) -> Result<Invocation, U
 
     let mut extra_inputs: Vec<String> = s.sources.iter().map(|(path, _)| path.clone()).collect();
     extra_inputs.extend(s.extra_inputs);
-    Ok(Invocation {
+    Ok(super::link::recorded_invocation(
         family,
         key_args,
-        source: first,
+        first,
         extra_inputs,
-        key_env: Vec::new(),
-        key_env_prefixes: Vec::new(),
-        key_env_exclude: Vec::new(),
-        path_prefix_map: Vec::new(),
-        tool_identities: Vec::new(),
+        Vec::new(),
         outputs,
-        depfile: DepfilePlan::None,
-        // The rules name files as the search found them (relative to the working directory
-        // or absolute in it): a result serves only the directory it was made in.
-        debug_info: true,
-        embeds_input_mtimes: false,
-        prefix_map_sources: Vec::new(),
-        preprocess_args: Vec::new(),
         miss_args,
-        include_dirs: IncludeDirs::default(),
-        language: Language::Preprocessed,
-        default_dirs_args: Vec::new(),
-        link: true,
-        reads_prior_output: false,
-    })
+    ))
 }
 
 #[cfg(test)]

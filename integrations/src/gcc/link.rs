@@ -109,23 +109,46 @@ pub(super) fn build(family: Family, s: Scan) -> Result<Invocation, Uncacheable> 
     miss_args.push("-o".into());
     miss_args.push(output);
 
-    Ok(Invocation {
+    let key_env = ["LIBRARY_PATH", "LPATH", "LD_RUN_PATH"]
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    Ok(recorded_invocation(
         family,
         key_args,
-        source: first,
-        extra_inputs: s.link_inputs.clone(),
-        key_env: ["LIBRARY_PATH", "LPATH", "LD_RUN_PATH"]
-            .iter()
-            .map(|v| v.to_string())
-            .collect(),
+        first,
+        s.link_inputs.clone(),
+        key_env,
+        outputs,
+        miss_args,
+    ))
+}
+
+/// An [`Invocation`] that reads its operands (`extra_inputs`, the first being `source`) and
+/// whatever else the access recorder learns while it runs (a link, a dependency scan): no
+/// depfile, and keyed by the working directory (LTO code generation and map files can record
+/// it; a scan's rules name paths as found from it).
+pub(super) fn recorded_invocation(
+    family: Family,
+    key_args: Vec<String>,
+    source: String,
+    extra_inputs: Vec<String>,
+    key_env: Vec<String>,
+    outputs: Vec<OutputSlot>,
+    miss_args: Vec<String>,
+) -> Invocation {
+    Invocation {
+        family,
+        key_args,
+        source,
+        extra_inputs,
+        key_env,
         key_env_prefixes: Vec::new(),
         key_env_exclude: Vec::new(),
         path_prefix_map: Vec::new(),
         tool_identities: Vec::new(),
         outputs,
         depfile: DepfilePlan::None,
-        // LTO code generation (and a map file) can record the working directory: a link is
-        // keyed by it, whatever prefix maps the objects were compiled with.
         debug_info: true,
         embeds_input_mtimes: false,
         prefix_map_sources: Vec::new(),
@@ -136,7 +159,7 @@ pub(super) fn build(family: Family, s: Scan) -> Result<Invocation, Uncacheable> 
         default_dirs_args: Vec::new(),
         link: true,
         reads_prior_output: false,
-    })
+    }
 }
 
 #[cfg(test)]
