@@ -218,8 +218,11 @@ static void reopen_segment(int was_closed) {
     errno = saved;
 }
 
-/* Per-process de-duplication of identical records (a lock-free set of 64-bit hashes). */
-#define SEEN_SLOTS 16384
+/* Per-process de-duplication of identical records (a lock-free set of 64-bit hashes). Small on
+ * purpose: every page of it a process touches is a page fault, and hashing spreads records over
+ * all of them (16384 slots cost ld ~60 faults per link). Duplicates past a full set are only
+ * extra lines in the log. */
+#define SEEN_SLOTS 2048
 static uint64_t seen[SEEN_SLOTS];
 
 static int seen_before(const char *line, size_t len) {

@@ -4,6 +4,7 @@
 
 pub mod color;
 pub mod connect;
+mod discard;
 pub mod resolve;
 pub mod run;
 
@@ -295,12 +296,12 @@ fn compile_and_store(
     plan: &CompilePlan,
     keep_color: bool,
 ) -> Result<Outcome, ConverseError> {
-    if !plan.keep_prior_outputs {
-        for out in &plan.outputs {
-            // Never let the compiler write through a previous output (a user's hard link).
-            let _ = std::fs::remove_file(out);
-        }
-    }
+    // Never let the compiler write through a previous output (a user's hard link).
+    let discard = if plan.keep_prior_outputs {
+        discard::Discard::start(&[])
+    } else {
+        discard::Discard::start(&plan.outputs)
+    };
     let depfile = temp_file("d");
     let depfile_str = depfile.to_string_lossy().into_owned();
     let args: Vec<String> = match &plan.depfile_placeholder {
@@ -332,6 +333,7 @@ fn compile_and_store(
     // Output is streamed to the build as it comes (cargo reads rustc's artifact
     // notifications while it runs) and captured for the cache.
     let captured = run::run_streamed(compiler, &args, &env, !keep_color);
+    discard.finish();
     let accesses = if recording {
         let log = std::fs::read(&access_log).ok();
         let _ = std::fs::remove_file(&access_log);
