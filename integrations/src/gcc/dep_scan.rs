@@ -72,17 +72,8 @@ pub(super) fn build(family: Family, s: Scan, mode: &str) -> Result<Invocation, U
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse;
+    use super::super::tests::parse_line;
     use super::*;
-    use std::path::Path;
-
-    fn parse_line(line: &str) -> Result<Invocation, Uncacheable> {
-        parse(
-            Family::Gcc,
-            &crate::response_file::split(line),
-            Path::new("/nonexistent"),
-        )
-    }
 
     #[test]
     fn a_scan_of_several_sources_keys_them_all_and_prints_to_stdout() {

@@ -164,17 +164,8 @@ pub(super) fn recorded_invocation(
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse;
+    use super::super::tests::parse_line;
     use super::*;
-    use std::path::Path;
-
-    fn parse_line(line: &str) -> Result<Invocation, Uncacheable> {
-        parse(
-            Family::Gcc,
-            &crate::response_file::split(line),
-            Path::new("/nonexistent"),
-        )
-    }
 
     #[test]
     fn program_link_names_its_operands_and_output() {

@@ -6,13 +6,18 @@ fn args(line: &str) -> Vec<String> {
     crate::response_file::split(line)
 }
 
-fn ok(line: &str) -> Invocation {
+/// A gcc command line (shell-split) parsed in a cwd that does not exist; shared with the link
+/// and dependency-scan tests.
+pub(super) fn parse_line(line: &str) -> Result<Invocation, Uncacheable> {
     parse(Family::Gcc, &args(line), Path::new("/nonexistent"))
-        .unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+fn ok(line: &str) -> Invocation {
+    parse_line(line).unwrap_or_else(|e| panic!("{line}: {e}"))
 }
 
 fn reason(line: &str) -> &'static str {
-    match parse(Family::Gcc, &args(line), Path::new("/nonexistent")) {
+    match parse_line(line) {
         Ok(inv) => panic!("{line}: expected uncacheable, got {inv:?}"),
         Err(e) => e.name(),
     }
