@@ -10,6 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
+/// Smaller old outputs are removed in place: unlinking them costs less than starting a thread
+/// (an object of a compile miss, typically).
+const ASIDE_FROM_BYTES: u64 = 256 * 1024;
+
 /// Old outputs being removed; [`Discard::finish`] waits for it.
 pub struct Discard(Option<JoinHandle<()>>);
 
@@ -25,7 +29,10 @@ impl Discard {
                 continue; // nothing there
             };
             let target = aside_name(out, i);
-            if meta.is_file() && std::fs::rename(out, &target).is_ok() {
+            if meta.is_file()
+                && meta.len() >= ASIDE_FROM_BYTES
+                && std::fs::rename(out, &target).is_ok()
+            {
                 aside.push(target);
             } else {
                 let _ = std::fs::remove_file(out);
