@@ -3,24 +3,32 @@
 //! A miss never lets the compiler write through an old output (it could be a user's hard link
 //! to another file), so the old file must be gone before the compiler starts. Unlinking a
 //! large file is not free (freeing its page cache: ≈ 0.3–1 ms for a 2 MB program), and the
-//! linker would otherwise do it itself on the build's critical path. Here each old output is
-//! renamed aside in its own directory (metadata only) and unlinked on a thread while the
-//! compiler runs.
+//! linker would otherwise do it itself on the build's critical path. Here each large old
+//! output is renamed aside in its own directory (metadata only) and unlinked once the compiler
+//! has started, while it runs (the wrapper is only waiting for it then: no thread needed).
 
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 
-/// Smaller old outputs are removed in place: unlinking them costs less than starting a thread
+/// Smaller old outputs are removed in place: renaming first would cost more than it saves
 /// (an object of a compile miss, typically).
 const ASIDE_FROM_BYTES: u64 = 256 * 1024;
 
-/// Old outputs being removed; [`Discard::finish`] waits for it.
-pub struct Discard(Option<JoinHandle<()>>);
+/// Old outputs moved aside; removed by [`Discard::finish`] (or when dropped unfinished, e.g.
+/// when the compiler could not be started).
+pub struct Discard(Vec<PathBuf>);
+
+impl Drop for Discard {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
 
 impl Discard {
-    /// Moves each existing file of `outputs` out of the compiler's way and starts removing it.
-    /// An output that cannot be renamed (another filesystem's rules, permissions) is removed
-    /// in place, as before.
+    /// Moves each existing file of `outputs` out of the compiler's way: large ones renamed
+    /// aside, the rest removed. An output that cannot be renamed (another filesystem's rules,
+    /// permissions) is removed in place, as before.
     pub fn start(outputs: &[String]) -> Discard {
         let mut aside = Vec::new();
         for (i, out) in outputs.iter().enumerate() {
@@ -38,27 +46,12 @@ impl Discard {
                 let _ = std::fs::remove_file(out);
             }
         }
-        if aside.is_empty() {
-            return Discard(None);
-        }
-        let remover = std::thread::Builder::new()
-            .name("discard".into())
-            .spawn(move || {
-                for path in &aside {
-                    let _ = std::fs::remove_file(path);
-                }
-            });
-        match remover {
-            Ok(handle) => Discard(Some(handle)),
-            Err(_) => Discard(None), // the files stay aside: hidden, and harmless
-        }
+        Discard(aside)
     }
 
-    /// Waits until the old outputs are gone.
+    /// Removes what was set aside (call it once the compiler is running).
     pub fn finish(self) {
-        if let Some(handle) = self.0 {
-            let _ = handle.join();
-        }
+        drop(self);
     }
 }
 

@@ -332,8 +332,7 @@ fn compile_and_store(
     };
     // Output is streamed to the build as it comes (cargo reads rustc's artifact
     // notifications while it runs) and captured for the cache.
-    let captured = run::run_streamed(compiler, &args, &env, !keep_color);
-    discard.finish();
+    let captured = run::run_streamed(compiler, &args, &env, !keep_color, || discard.finish());
     let accesses = if recording {
         let log = std::fs::read(&access_log).ok();
         let _ = std::fs::remove_file(&access_log);

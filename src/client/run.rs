@@ -2,7 +2,7 @@
 //! and restoring cached files.
 
 use crate::ipc::Materialize;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -45,14 +45,15 @@ pub fn run_captured(
 
 /// Runs the compiler, copying its stdout/stderr to ours as they arrive while also capturing
 /// them; with `strip_stderr`, what reaches our stderr loses its colour escapes (the capture
-/// keeps them).
+/// keeps them). `while_running` is called once the compiler has started, before its output is
+/// read (the pipes hold what it writes meanwhile). One thread: both pipes are polled.
 pub fn run_streamed(
     compiler: &Path,
     args: &[String],
     extra_env: &[(String, String)],
     strip_stderr: bool,
+    while_running: impl FnOnce(),
 ) -> std::io::Result<Captured> {
-    use std::io::Read;
     let started = std::time::Instant::now();
     let mut child = Command::new(compiler)
         .args(args)
@@ -61,58 +62,110 @@ pub fn run_streamed(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    fn pump<R: Read, W: Write>(
-        mut from: R,
-        mut to: W,
-        mut strip: Option<super::color::Stripper>,
-    ) -> Vec<u8> {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        let mut plain = Vec::new();
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    all.extend_from_slice(&buf[..n]);
-                    let shown = match strip.as_mut() {
-                        Some(s) => {
-                            plain.clear();
-                            s.feed(&buf[..n], &mut plain);
-                            &plain[..]
-                        }
-                        None => &buf[..n],
-                    };
-                    let _ = to.write_all(shown);
-                    let _ = to.flush();
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
+    while_running();
+    let mut out = Pump::new(child.stdout.take(), None);
+    let mut err = Pump::new(
+        child.stderr.take(),
+        strip_stderr.then(super::color::Stripper::default),
+    );
+    let mut buf = vec![0u8; 16 * 1024];
+    while out.pipe.is_some() || err.pipe.is_some() {
+        let ready = wait_readable([out.fd(), err.fd()]);
+        if ready[0] {
+            out.pump_once(&mut buf, &mut std::io::stdout());
         }
-        all
+        if ready[1] {
+            err.pump_once(&mut buf, &mut std::io::stderr());
+        }
     }
-    let out = child.stdout.take();
-    let err = child.stderr.take();
-    let out_thread = std::thread::spawn(move || match out {
-        Some(o) => pump(o, std::io::stdout(), None),
-        None => Vec::new(),
-    });
-    let stderr = match err {
-        Some(e) => pump(
-            e,
-            std::io::stderr(),
-            strip_stderr.then(super::color::Stripper::default),
-        ),
-        None => Vec::new(),
-    };
-    let stdout = out_thread.join().unwrap_or_default();
     let status = child.wait()?;
     Ok(Captured {
         exit_code: exit_code_of(status),
-        stdout,
-        stderr,
+        stdout: out.all,
+        stderr: err.all,
         millis: started.elapsed().as_millis() as u64,
     })
+}
+
+/// One of the compiler's output pipes: what came through it, copied on to ours as it comes.
+struct Pump {
+    /// None once it reached end of file (or failed).
+    pipe: Option<std::fs::File>,
+    all: Vec<u8>,
+    strip: Option<super::color::Stripper>,
+}
+
+impl Pump {
+    fn new(
+        pipe: Option<impl Into<std::os::fd::OwnedFd>>,
+        strip: Option<super::color::Stripper>,
+    ) -> Pump {
+        Pump {
+            pipe: pipe.map(|p| std::fs::File::from(p.into())),
+            all: Vec::new(),
+            strip,
+        }
+    }
+
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.pipe.as_ref().map(|p| p.as_raw_fd())
+    }
+
+    /// One read (the pipe is readable: it does not block), passed on to `to`.
+    fn pump_once(&mut self, buf: &mut [u8], to: &mut impl Write) {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return;
+        };
+        match pipe.read(buf) {
+            Ok(0) => self.pipe = None,
+            Ok(n) => {
+                self.all.extend_from_slice(&buf[..n]);
+                match self.strip.as_mut() {
+                    Some(stripper) => {
+                        let mut plain = Vec::with_capacity(n);
+                        stripper.feed(&buf[..n], &mut plain);
+                        let _ = to.write_all(&plain);
+                    }
+                    None => {
+                        let _ = to.write_all(&buf[..n]);
+                    }
+                }
+                let _ = to.flush();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => self.pipe = None,
+        }
+    }
+}
+
+/// Waits until one of the open descriptors (None: closed) can be read without blocking (data
+/// or end of file); which ones can. A failing poll reports every open one as ready, so the
+/// reads decide.
+fn wait_readable(fds: [Option<std::os::fd::RawFd>; 2]) -> [bool; 2] {
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .flatten()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: `polled` is a live array of `polled.len()` pollfd structs.
+        let n = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, -1) };
+        if n >= 0 {
+            break;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return fds.map(|fd| fd.is_some());
+        }
+    }
+    let ready = |fd: Option<std::os::fd::RawFd>| {
+        fd.is_some_and(|fd| polled.iter().any(|p| p.fd == fd && p.revents != 0))
+    };
+    [ready(fds[0]), ready(fds[1])]
 }
 
 /// The shell-style exit code of a finished process (128+signal when killed).
