@@ -270,13 +270,6 @@ impl ConnectionPool {
         if self.tx.send((conn, guard)).is_err() {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!("connection pool is gone");
-            return;
-        }
-        // Keep a spare thread waiting, started now while this connection is being served:
-        // a miss retires its thread, so without one every miss's successor would wait for a
-        // thread to start first.
-        if self.idle.load(Ordering::SeqCst) <= self.queued.load(Ordering::SeqCst) {
-            self.spawn_worker();
         }
     }
 
