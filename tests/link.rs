@@ -488,6 +488,18 @@ fn links_that_cannot_be_cached_pass_through_with_reasons() {
     );
     assert_eq!(cache.reason("link_undeclared_output"), 1);
     assert!(cache.work.join("hidden.map").is_file());
+    // The same, with the build moving the file away the moment the link returns: the wrapper
+    // checks what the link left before it leaves, since the daemon may look only later
+    // (whether it would is up to the scheduler; the check itself is tested deterministically
+    // in `client::leave_early`).
+    for round in 0..3 {
+        let script = format!(
+            "\"$ZCC\" gcc main.o f.o g.o -Wl,--defsym=zcc_moved_{round}=0 -Wl,@ld.rsp -o p2 \
+             && mv hidden.map moved.map"
+        );
+        cache.script_ok(&script, "link then move its map away");
+        assert_eq!(cache.reason("link_undeclared_output"), 2 + round);
+    }
     // Compile and link in one command.
     zcc(&cache, &["gcc", "main.c", "f.o", "g.o", "-o", "p3"]);
     assert_eq!(cache.reason("compile_and_link"), 1);

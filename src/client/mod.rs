@@ -5,6 +5,7 @@
 pub mod color;
 pub mod connect;
 mod discard;
+mod leave_early;
 pub mod resolve;
 pub mod run;
 
@@ -100,7 +101,7 @@ pub fn run_wrapper(command: Vec<OsString>) -> i32 {
         args: str_args,
         env: std::env::vars().collect(),
     });
-    match converse(&mut conn, &request, &compiler) {
+    match converse(&mut conn, &request, &compiler, &layout.root) {
         Ok(Outcome::Done(code)) => code,
         Ok(Outcome::Split(commands)) => {
             drop(conn);
@@ -135,7 +136,9 @@ fn run_split(
         });
         let outcome = connect::connect_or_start(layout, exe)
             .map_err(|e| e.to_string())
-            .and_then(|mut conn| converse(&mut conn, &sub, compiler).map_err(|e| e.to_string()));
+            .and_then(|mut conn| {
+                converse(&mut conn, &sub, compiler, &layout.root).map_err(|e| e.to_string())
+            });
         let code = match outcome {
             Ok(Outcome::Done(code)) => code,
             Ok(Outcome::RunUncached) | Ok(Outcome::Split(_)) | Err(_) => {
@@ -193,6 +196,7 @@ fn converse(
     conn: &mut Stream,
     request: &Request,
     compiler: &Path,
+    cache_root: &Path,
 ) -> Result<Outcome, ConverseError> {
     // Diagnostics keep their colour only where the compiler would colour them here.
     let keep_color = match request {
@@ -226,7 +230,9 @@ fn converse(
                 let answer = preprocess(compiler, &args);
                 write_frame(conn, &answer)?;
             }
-            Response::Compile(plan) => return compile_and_store(conn, compiler, &plan, keep_color),
+            Response::Compile(plan) => {
+                return compile_and_store(conn, compiler, &plan, keep_color, cache_root)
+            }
             Response::Error { message } => return Err(ConverseError::Daemon(message)),
             _ => return Err(ConverseError::Unexpected),
         }
@@ -295,6 +301,7 @@ fn compile_and_store(
     compiler: &Path,
     plan: &CompilePlan,
     keep_color: bool,
+    cache_root: &Path,
 ) -> Result<Outcome, ConverseError> {
     // Never let the compiler write through a previous output (a user's hard link).
     let discard = if plan.keep_prior_outputs {
@@ -376,6 +383,12 @@ fn compile_and_store(
     } else {
         Vec::new()
     };
+    let handover = match std::env::current_dir() {
+        Ok(cwd) if captured.exit_code == 0 => {
+            leave_early::prepare(plan, &output_files, accesses.as_deref(), &cwd, cache_root)
+        }
+        _ => None,
+    };
     let store = Request::Store(StoreRequest {
         exit_code: captured.exit_code,
         stdout: captured.stdout.clone(),
@@ -385,7 +398,19 @@ fn compile_and_store(
         compile_ms: captured.millis,
         accesses,
         output_files,
+        unanswered: handover.is_some(),
     });
+    if let Some(handover) = handover {
+        // Nothing comes back for the build: leave once the daemon has it all. Should the send
+        // fail, the build still has every output of a successful compile.
+        use std::os::fd::AsFd;
+        let fds: Vec<_> = handover.files.iter().map(|f| f.as_fd()).collect();
+        let sock = crate::ipc::fds::socket_of(conn);
+        if let Err(e) = crate::ipc::write_frame_with_fds(sock, &store, &fds) {
+            tracing::warn!("could not hand the compile's result to the daemon: {e}");
+        }
+        return Ok(Outcome::Done(captured.exit_code));
+    }
     let t_store = std::time::Instant::now();
     let stored = write_frame(conn, &store).and_then(|_| read_frame::<Response>(conn));
     tracing::debug!(

@@ -43,6 +43,15 @@ pub enum Incomplete {
     Unfinished,
 }
 
+/// The paths a log says were written (`W` records), without parsing the rest; None when one
+/// of them cannot be read (not UTF-8: [`Accesses::parse`] then refuses the log anyway).
+pub fn written_paths(log: &[u8]) -> Option<Vec<&str>> {
+    log.split(|&b| b == b'\n')
+        .filter_map(|line| line.strip_prefix(b"W "))
+        .map(|path| std::str::from_utf8(path).ok())
+        .collect()
+}
+
 impl Accesses {
     /// Parses a log; unknown or malformed lines are kept as problems (never ignored).
     pub fn parse(log: &[u8]) -> Accesses {

@@ -14,7 +14,7 @@ use crate::store::records::{ManifestEntry, ResultRecord};
 use crate::store::Digest;
 use serde_bytes::ByteBuf;
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use zccache_integrations::{
@@ -83,7 +83,7 @@ impl Early {
 }
 
 /// Serves a `Compile` request to completion.
-pub fn converse<C: Read + Write>(
+pub fn converse<C: super::session::Conn>(
     state: &Arc<DaemonState>,
     req: &CompileRequest,
     conn: &mut C,
@@ -299,7 +299,7 @@ pub(super) fn prepare<'a>(
 }
 
 /// Direct mode, then the preprocessor tier, then the miss, for a prepared compile.
-fn serve<C: Read + Write>(
+fn serve<C: super::session::Conn>(
     state: &Arc<DaemonState>,
     mut ctx: Ctx,
     conn: &mut C,
@@ -489,7 +489,7 @@ pub(super) fn first_mismatch<'e>(ctx: &Ctx, entry: &'e ManifestEntry) -> Option<
 
 /// Sends a hit for `result` if every blob is present; returns Some(outcome) when the
 /// conversation ended (hit served), None to keep looking.
-pub(super) fn try_hit<C: Read + Write>(
+pub(super) fn try_hit<C: super::session::Conn>(
     ctx: &mut Ctx,
     conn: &mut C,
     result_key: &Digest,

@@ -78,6 +78,33 @@ pub fn capture(tmp_dir: &Path, files: &[Option<(String, u32)>]) -> TakenOutputs 
         .collect()
 }
 
+/// Takes the path-handed outputs a wrapper passed along already opened under a read lease
+/// (one descriptor per `files` entry, in order); an entry without its descriptor, or whose
+/// lease is gone, cannot be stored.
+pub fn adopt(passed: Vec<std::os::fd::OwnedFd>, files: &[Option<(String, u32)>]) -> TakenOutputs {
+    let mut passed = passed.into_iter();
+    files
+        .iter()
+        .map(|f| {
+            let (path, mode) = f.as_ref()?;
+            let Some(fd) = passed.next() else {
+                return Some(Err(format!("{path}: its descriptor was not passed")));
+            };
+            let file = std::fs::File::from(fd);
+            let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+            Some(if is_file && lease_held(&file) {
+                Ok(Taken::Leased {
+                    file,
+                    path: PathBuf::from(path),
+                    mode: *mode,
+                })
+            } else {
+                Err(format!("{path}: passed without its read lease"))
+            })
+        })
+        .collect()
+}
+
 /// After answering: copies the leased outputs, then releases their leases.
 pub fn finish(tmp_dir: &Path, taken: TakenOutputs) -> Vec<Option<Result<Copied, String>>> {
     taken
@@ -115,7 +142,8 @@ pub fn ignore_lease_breaks() {
 /// Opens `path` under a read lease: until the file is closed, an open for writing or a
 /// truncate waits (the kernel's lease-break-time at most), so what is copied is exactly what
 /// the compiler wrote. None where no lease can be had (then the output is copied at once).
-fn lease(path: &Path) -> Option<std::fs::File> {
+/// The lease belongs to the open file, so it holds wherever the descriptor is passed.
+pub fn lease(path: &Path) -> Option<std::fs::File> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;

@@ -11,8 +11,9 @@ use crate::ipc::{read_frame, CompilePlan, FrameError, Request, Response, StoreRe
 use crate::store::records::{ManifestEntry, ResultRecord, StoredOutput};
 use crate::store::Digest;
 use serde_bytes::ByteBuf;
-use std::io::{Read, Write};
-use zccache_integrations::{depfile, DepfilePlan, Language, Uncacheable, DEPFILE_PLACEHOLDER};
+use zccache_integrations::{
+    depfile, DepfilePlan, Family, Language, Uncacheable, DEPFILE_PLACEHOLDER,
+};
 
 /// What a miss learned before answering the wrapper.
 enum BeforeAnswer {
@@ -23,7 +24,7 @@ enum BeforeAnswer {
 }
 
 /// Miss: have the client compile, then store what it produced.
-pub(super) fn miss<C: Read + Write>(
+pub(super) fn miss<C: super::session::Conn>(
     ctx: &mut Ctx,
     conn: &mut C,
     pp_key: Option<Digest>,
@@ -41,7 +42,19 @@ pub(super) fn miss<C: Read + Write>(
         // Stored diagnostics are coloured; each replay strips what its stderr would not show.
         args.insert(0, crate::client::color::FORCE_FLAG.to_string());
     }
+    // A link or a dependency scan sends nothing back for the build: its wrapper may leave
+    // without an answer, handing its large outputs over opened and leased (an archive is
+    // checked by path before answering; `ar r` reads its previous output).
+    let mut expected =
+        (ctx.inv.link && ctx.inv.family != Family::Ar && !ctx.inv.reads_prior_output)
+            .then(|| {
+                ctx.state
+                    .unread_stores
+                    .expect(ctx.manifest_key, conn.socket())
+            })
+            .flatten();
     let plan = CompilePlan {
+        store_unanswered_ok: expected.is_some(),
         args,
         depfile_placeholder: injects_depfile.then(|| DEPFILE_PLACEHOLDER.to_string()),
         depfile_path,
@@ -56,7 +69,12 @@ pub(super) fn miss<C: Read + Write>(
             .map(|p| p.to_string_lossy().into_owned()),
     };
     send(conn, &Response::Compile(plan))?;
-    let store = match read_frame::<Request>(conn)? {
+    let (request, passed) = if expected.is_some() {
+        crate::ipc::read_frame_with_fds::<Request>(conn.socket())?
+    } else {
+        (read_frame::<Request>(conn)?, Vec::new())
+    };
+    let store = match request {
         Request::Store(store) => store,
         other => {
             return send(
@@ -87,8 +105,22 @@ pub(super) fn miss<C: Read + Write>(
     // in flight.
     // A link or an archive writes no depfile for the build: once its outputs are taken and
     // what it wrote is checked, the wrapper is answered and all its inputs learned after.
+    // A wrapper that left without an answer handed its large outputs over opened and leased,
+    // and checked that the link left no other file behind: nothing here is urgent.
+    let unanswered = store.unanswered && expected.is_some();
+    let mut in_flight = None;
+    if unanswered {
+        in_flight = Some(ctx.state.begin_ingest(ctx.manifest_key));
+        drop(expected.take());
+        super::background::lower_this_thread();
+    }
     let t_ingest = std::time::Instant::now();
-    let by_path = super::large_outputs::capture(&ctx.state.layout.tmp(), &store.output_files);
+    let by_path = if unanswered {
+        super::large_outputs::adopt(passed, &store.output_files)
+    } else {
+        drop(passed);
+        super::large_outputs::capture(&ctx.state.layout.tmp(), &store.output_files)
+    };
     let before = match checked_accesses(ctx, &store) {
         Ok(accesses) if ctx.inv.link => BeforeAnswer::Deferred(Box::new(accesses)),
         Ok(accesses) => BeforeAnswer::Learned(Box::new(learn_inputs(ctx, &store, accesses))),
@@ -104,9 +136,16 @@ pub(super) fn miss<C: Read + Write>(
     }
     .into_iter()
     .collect();
-    let _in_flight = ctx.state.begin_ingest(ctx.manifest_key);
-    send(conn, &Response::Stored { inline_files })?;
-    super::background::lower_this_thread();
+    let _in_flight = match in_flight {
+        Some(in_flight) => in_flight,
+        None => {
+            let in_flight = ctx.state.begin_ingest(ctx.manifest_key);
+            drop(expected);
+            send(conn, &Response::Stored { inline_files })?;
+            super::background::lower_this_thread();
+            in_flight
+        }
+    };
     let by_path = super::large_outputs::finish(&ctx.state.layout.tmp(), by_path);
     let pending = match before {
         BeforeAnswer::Learned(pending) => *pending,

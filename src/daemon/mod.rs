@@ -31,6 +31,7 @@ pub mod shadowing;
 pub mod stale;
 pub mod state;
 pub mod stats;
+pub mod unread_stores;
 pub mod verify;
 
 use crate::config::{Layout, Settings};
@@ -180,6 +181,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         backfill: std::sync::OnceLock::new(),
         ingests: Mutex::new(Vec::new()),
         ingests_done: std::sync::Condvar::new(),
+        unread_stores: Default::default(),
         recorder: match recorder::install(&layout) {
             Ok(path) => Some(path),
             Err(e) => {

@@ -8,11 +8,10 @@ use crate::ipc::FrameError;
 use crate::store::records::{ManifestEntry, ResultRecord, StoredOutput};
 use crate::store::remote::{upload, FetchedResult, RemoteCounters};
 use crate::store::Digest;
-use std::io::{Read, Write};
 
 /// Serves the compile from a remote if one has a matching entry. Some(outcome) when the
 /// conversation ended with a hit.
-pub(super) fn try_remote<C: Read + Write>(
+pub(super) fn try_remote<C: super::session::Conn>(
     ctx: &mut Ctx,
     conn: &mut C,
 ) -> Result<Option<Result<(), FrameError>>, FrameError> {

@@ -49,6 +49,18 @@ pub fn serve(state: &Arc<DaemonState>, mut conn: Stream) {
 }
 
 /// Only the daemon's own user may talk to it.
+/// A client connection as a compile conversation sees it: a byte stream, and the socket under
+/// it (to take descriptors passed along a frame, and to tell whether a store sits unread).
+pub trait Conn: std::io::Read + std::io::Write {
+    fn socket(&self) -> std::os::fd::BorrowedFd<'_>;
+}
+
+impl Conn for Stream {
+    fn socket(&self) -> std::os::fd::BorrowedFd<'_> {
+        crate::ipc::fds::socket_of(self)
+    }
+}
+
 fn check_peer(conn: &Stream) -> Result<(), String> {
     let creds = conn
         .peer_creds()

@@ -33,6 +33,8 @@ pub struct DaemonState {
     pub ingests: Mutex<Vec<Digest>>,
     /// Signalled whenever an ingest finishes.
     pub ingests_done: Condvar,
+    /// Misses whose store may be sent without waiting for an answer, not yet read.
+    pub unread_stores: Arc<super::unread_stores::UnreadStores>,
     /// The installed file-access recorder (None if it could not be installed: misses are
     /// then not cached).
     pub recorder: Option<std::path::PathBuf>,
@@ -82,9 +84,13 @@ impl DaemonState {
         }
     }
 
-    /// Waits (at most `limit`) until every answered miss is stored, so stats, clear and
+    /// Waits (at most `limit`) until every answered miss (and every miss whose unanswered store
+    /// was sent) is stored, so stats, clear and
     /// shutdown see the whole build.
     pub fn wait_for_ingests(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        self.unread_stores.wait(None, deadline);
+        let limit = deadline.saturating_duration_since(Instant::now());
         let pending = self.ingests.lock().unwrap_or_else(|p| p.into_inner());
         let _ = self
             .ingests_done
@@ -94,6 +100,9 @@ impl DaemonState {
     /// Waits (at most `limit`) until no answered miss with this manifest key is still being
     /// stored, so the same compile run right again finds its result.
     pub fn wait_for_ingest_of(&self, manifest_key: &Digest, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        self.unread_stores.wait(Some(manifest_key), deadline);
+        let limit = deadline.saturating_duration_since(Instant::now());
         let pending = self.ingests.lock().unwrap_or_else(|p| p.into_inner());
         let _ = self
             .ingests_done

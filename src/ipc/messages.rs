@@ -8,7 +8,7 @@ use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
 
 /// Bumped whenever a message changes shape; a mismatch makes the client fall back.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Outputs of this size or more are handed to the daemon by path, not through the socket
 /// (see `daemon::large_outputs`; measured in docs/reliability.md).
@@ -118,6 +118,10 @@ pub struct CompilePlan {
     /// The file-access recorder to preload into the compile (its log comes back in
     /// [`StoreRequest::accesses`]); None: run the compiler without it.
     pub recorder: Option<String>,
+    /// The wrapper may send its `Store` without waiting for the answer (a link, an archive
+    /// scan…: nothing comes back for the build) when it passes every path-handed output along
+    /// already opened under a read lease; see [`StoreRequest::unanswered`].
+    pub store_unanswered_ok: bool,
 }
 
 /// Daemon → client.
@@ -206,6 +210,10 @@ pub struct StoreRequest {
     /// Outputs handed over by path (absolute, with mode bits) instead of in `outputs`, one
     /// slot per planned output: those of [`PATH_HANDOVER_BYTES`] or more.
     pub output_files: Vec<Option<(String, u32)>>,
+    /// Nobody reads the answer: the wrapper exits once this is sent. Then the frame carries
+    /// one descriptor per `output_files` entry, in order, each opened under a read lease, and
+    /// no file the compile wrote outside its outputs was left behind.
+    pub unanswered: bool,
 }
 
 /// Counters of one compiler family.
