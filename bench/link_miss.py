@@ -10,6 +10,7 @@ Usage (from the repo root), on the make project bench/link.sh keeps with KEEP=1:
     KEEP=1 ONLY=miss RUNS=1 bash bench/link.sh           # prints "kept <dir>"
     python3 bench/link_miss.py <dir>/make-O2-bare 40 /path/to/zccache [/path/to/other/zccache]
     BIG=1 python3 bench/link_miss.py …                    # the 181-object link instead
+    TINY=1 python3 bench/link_miss.py …                   # one object and libc: the fixed cost
 """
 import glob
 import os
@@ -49,6 +50,9 @@ if os.environ.get("BIG"):
                       + glob.glob(project + "/big*_*.o")), key=natural)
     link = ["gcc", "-O2", "-g", "-o", "bigx", "bigmain.o"] + objects + ["x.o", "-lm"]
 
+if os.environ.get("TINY"):
+    link = ["gcc", "-O2", "-o", "tinyx", "x.o"]
+
 variants = ["bare"] + builds
 results = {v: [] for v in variants}
 ticks_at_start = {}
@@ -60,6 +64,8 @@ for r in range(rounds + 2):  # two warm-up rounds
     for v in order:
         with open(os.path.join(project, "x.c"), "w") as f:
             f.write(f"int link_miss_{r}_{time.time_ns()} = {r};\n")
+            if os.environ.get("TINY"):
+                f.write("int main(void) { return 0; }\n")
         subprocess.run(["gcc", "-c", "x.c", "-o", "x.o"], cwd=project, check=True)
         time.sleep(0.03)
         cmd, env = (link, os.environ) if v == "bare" else ([v] + link, zenv(v))
