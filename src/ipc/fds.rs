@@ -3,7 +3,7 @@
 //! The descriptors travel with the frame's first byte; the receiver takes them with the
 //! length header and reads the rest of the frame as usual.
 
-use super::frame::{read_frame, FrameError, MAX_FRAME};
+use super::frame::{encode_frame, read_frame, FrameError};
 use serde::{de::DeserializeOwned, Serialize};
 use std::io::Read;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -23,13 +23,7 @@ pub fn write_frame_with_fds<T: Serialize>(
             fds.len()
         ))));
     }
-    let body = postcard::to_stdvec(msg)?;
-    if body.len() > MAX_FRAME {
-        return Err(FrameError::TooLarge(body.len()));
-    }
-    let mut buf = Vec::with_capacity(body.len() + 4);
-    buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    buf.extend_from_slice(&body);
+    let buf = encode_frame(msg)?;
     let raw: Vec<RawFd> = fds.iter().map(|fd| fd.as_raw_fd()).collect();
     let mut sent = send_with_rights(sock, &buf, &raw)?;
     while sent < buf.len() {

@@ -26,6 +26,13 @@ pub enum FrameError {
 
 /// Writes one message as a frame.
 pub fn write_frame<T: Serialize>(out: &mut impl Write, msg: &T) -> Result<(), FrameError> {
+    out.write_all(&encode_frame(msg)?)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// One message as the bytes of its frame (length header and body).
+pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
     let body = postcard::to_stdvec(msg)?;
     if body.len() > MAX_FRAME {
         return Err(FrameError::TooLarge(body.len()));
@@ -33,9 +40,7 @@ pub fn write_frame<T: Serialize>(out: &mut impl Write, msg: &T) -> Result<(), Fr
     let mut buf = Vec::with_capacity(body.len() + 4);
     buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
     buf.extend_from_slice(&body);
-    out.write_all(&buf)?;
-    out.flush()?;
-    Ok(())
+    Ok(buf)
 }
 
 /// Reads one frame and decodes it.
